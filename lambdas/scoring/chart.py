@@ -1,0 +1,191 @@
+"""The one chart renderer (contract 5, render version `chart-v1`).
+
+Training renders its images through this module and the scoring function renders what it sends
+to the endpoint through it too, so the model sees at serving time exactly what it learnt from.
+
+The image of one symbol: x = index of each trade's 5-minute bar among the window's bars (gaps in
+trading hours do not show), limits [-0.5, n_bars - 0.5]; y = price, limits = lowest low and
+highest high of the bars (and of the trades, should one print off-market). The plot area is
+inset by a dot's radius plus a pixel, so a dot on any limit is drawn whole, never clipped. The
+bars themselves, axes, ticks and frame are not drawn. Buys are red dots, sells green, the same
+size, without antialiasing, so every pixel is white, red or green. 250 x 150 px RGB PNG; the same
+input gives the same bytes.
+
+A change to any of this is a new RENDER_VERSION.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from scoring.market import BAR_SECONDS, Kline, Trade, bar_open_time
+
+RENDER_VERSION = "chart-v1"
+WIDTH_PX = 250
+HEIGHT_PX = 150
+DPI = 100
+DOT_DIAMETER_PX = 5
+MARGIN_PX = DOT_DIAMETER_PX // 2 + 1  # the plot area's inset: a dot on a limit stays whole
+BUY_RGB = (255, 0, 0)
+SELL_RGB = (0, 160, 0)
+BACKGROUND_RGB = (255, 255, 255)
+
+
+class ChartInputError(ValueError):
+    """The bars or trades cannot make a contract-5 image."""
+
+
+class MissingBarError(ChartInputError):
+    """A trade falls in a 5-minute bar that the klines do not have: market data is missing."""
+
+    def __init__(self, symbol: str, open_times: Sequence[int]):
+        self.symbol = symbol
+        self.open_times = sorted(set(open_times))
+        shown = ", ".join(str(t) for t in self.open_times[:5])
+        more = f" (+{len(self.open_times) - 5} more)" if len(self.open_times) > 5 else ""
+        super().__init__(f"{symbol}: no kline for the bar(s) at {shown}{more} in which the account traded")
+
+
+@dataclass(frozen=True)
+class ChartPoints:
+    """Where the dots go, in data coordinates, and the limits of the plot area."""
+
+    buy_x: np.ndarray
+    buy_y: np.ndarray
+    sell_x: np.ndarray
+    sell_y: np.ndarray
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+
+
+def chart_points(bars: Sequence[Kline], trades: Sequence[Trade]) -> ChartPoints:
+    """Place one symbol's trades on its bars' scale (pure arithmetic, no drawing)."""
+    if not bars:
+        raise ChartInputError("no bars: a chart needs the symbol's 5-minute klines for the window")
+    symbols = {bar.symbol for bar in bars} | {trade.symbol for trade in trades}
+    if len(symbols) != 1:
+        raise ChartInputError(f"one chart is one symbol; got {sorted(symbols)}")
+    open_times = [bar.open_time for bar in bars]
+    if any(later <= earlier for earlier, later in zip(open_times, open_times[1:])):
+        raise ChartInputError(f"{bars[0].symbol}: bars must be in strictly increasing open_time order")
+
+    index_of = {open_time: index for index, open_time in enumerate(open_times)}
+    missing = [bar_open_time(t.traded_at) for t in trades if bar_open_time(t.traded_at) not in index_of]
+    if missing:
+        raise MissingBarError(bars[0].symbol, missing)
+
+    buys = [t for t in trades if t.side == "BUY"]
+    sells = [t for t in trades if t.side == "SELL"]
+    low = min(min(bar.low for bar in bars), min((t.price for t in trades), default=np.inf))
+    high = max(max(bar.high for bar in bars), max((t.price for t in trades), default=-np.inf))
+    if high <= low:  # a flat market: centre the dots rather than divide by zero
+        pad = max(abs(low) * 1e-3, 1e-9)
+        low, high = low - pad, high + pad
+
+    def xs(group: Sequence[Trade]) -> np.ndarray:
+        return np.array([index_of[bar_open_time(t.traded_at)] for t in group], dtype=float)
+
+    def ys(group: Sequence[Trade]) -> np.ndarray:
+        return np.array([t.price for t in group], dtype=float)
+
+    return ChartPoints(
+        buy_x=xs(buys),
+        buy_y=ys(buys),
+        sell_x=xs(sells),
+        sell_y=ys(sells),
+        xlim=(-0.5, len(bars) - 0.5),
+        ylim=(float(low), float(high)),
+    )
+
+
+class _Canvas:
+    """One figure per process, reused: only the dots' data and the limits change per image."""
+
+    def __init__(self) -> None:
+        self.figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
+        self.canvas = FigureCanvasAgg(self.figure)
+        inset_x, inset_y = MARGIN_PX / WIDTH_PX, MARGIN_PX / HEIGHT_PX
+        self.axes = self.figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
+        self.axes.set_axis_off()
+        marker_points = DOT_DIAMETER_PX * 72 / DPI
+        style = dict(linestyle="none", marker="o", markersize=marker_points, markeredgewidth=0)
+        (self.buys,) = self.axes.plot([], [], color=np.array(BUY_RGB) / 255, **style)
+        (self.sells,) = self.axes.plot([], [], color=np.array(SELL_RGB) / 255, **style)
+        for dots in (self.buys, self.sells):
+            dots.set_clip_on(False)
+        # Everything but the dots is fixed: draw it once, then per image restore it and draw the
+        # dots alone (blitting), which costs a third of a full figure draw.
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self.lock = threading.Lock()
+
+    def draw(self, points: ChartPoints) -> np.ndarray:
+        with self.lock:
+            self.buys.set_data(points.buy_x, points.buy_y)
+            self.sells.set_data(points.sell_x, points.sell_y)
+            self.axes.set_xlim(*points.xlim)
+            self.axes.set_ylim(*points.ylim)
+            self.canvas.restore_region(self.background)
+            self.axes.draw_artist(self.buys)
+            self.axes.draw_artist(self.sells)
+            rgba = np.asarray(self.canvas.buffer_rgba())
+            return np.ascontiguousarray(rgba[:, :, :3])
+
+
+_canvas: Optional[_Canvas] = None
+
+
+def _shared_canvas() -> _Canvas:
+    global _canvas
+    if _canvas is None:  # built on first use, not at import (cold start pays only when it renders)
+        _canvas = _Canvas()
+    return _canvas
+
+
+def render_chart_pixels(bars: Sequence[Kline], trades: Sequence[Trade]) -> np.ndarray:
+    """The chart as an (150, 250, 3) uint8 RGB array: the pixels the PNG holds."""
+    return _shared_canvas().draw(chart_points(bars, trades))
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """RGB array -> PNG bytes, with no timestamp or software tag, so equal pixels give equal bytes."""
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> (H, W, 3) uint8 RGB array (what the model's input pipeline starts from)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def render_chart(bars: Sequence[Kline], trades: Sequence[Trade]) -> bytes:
+    """One symbol's chart image (contract 5) as PNG bytes."""
+    return encode_png(render_chart_pixels(bars, trades))
+
+
+__all__ = [
+    "BAR_SECONDS",
+    "BUY_RGB",
+    "HEIGHT_PX",
+    "RENDER_VERSION",
+    "SELL_RGB",
+    "WIDTH_PX",
+    "ChartInputError",
+    "ChartPoints",
+    "MissingBarError",
+    "chart_points",
+    "decode_png",
+    "encode_png",
+    "render_chart",
+    "render_chart_pixels",
+]

@@ -1,0 +1,155 @@
+"""Trades and 5-minute klines: the records of contracts 2 and 3 (shared/DESIGN.md).
+
+Plain data with conversions to and from DynamoDB items. No AWS calls here: the scoring function,
+the training simulators and the local stack all build and read these records the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Literal, Mapping, Optional
+
+BAR_SECONDS = 300  # contract 3: 5-minute bars only
+Side = Literal["BUY", "SELL"]
+SIDES = ("BUY", "SELL")
+
+
+def parse_utc(value: str) -> datetime:
+    """ISO-8601 with `Z` or an offset -> aware UTC datetime (3.9's fromisoformat lacks `Z`)."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone; contract 2 asks for UTC with a Z")
+    return parsed.astimezone(timezone.utc)
+
+
+def format_utc(moment: datetime) -> str:
+    """Aware datetime -> `2026-11-22T04:07:21.123Z` (contract 2: milliseconds and a Z, sorts by time)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: give a UTC time")
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def bar_open_time(moment: datetime) -> int:
+    """Epoch seconds of the 5-minute bar that contains `moment`."""
+    seconds = int(moment.timestamp() // 1)
+    return seconds - seconds % BAR_SECONDS
+
+
+def epoch_to_utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def _decimal(value: float) -> Decimal:
+    # DynamoDB numbers: via str() so 0.1 stays 0.1 rather than its binary expansion.
+    return Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One fill of one account (contract 2)."""
+
+    user_id: str
+    trade_id: str
+    symbol: str
+    side: Side
+    price: float
+    quantity: float
+    traded_at: datetime
+    counterparty_user_id: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise ValueError(f"trade {self.trade_id}: side must be BUY or SELL, got {self.side!r}")
+        if self.traded_at.tzinfo is None:
+            raise ValueError(f"trade {self.trade_id}: traded_at must be timezone-aware UTC")
+
+    @property
+    def trade_key(self) -> str:
+        return f"{format_utc(self.traded_at)}#{self.trade_id}"
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "user_id": self.user_id,
+            "trade_key": self.trade_key,
+            "trade_id": self.trade_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "price": _decimal(self.price),
+            "quantity": _decimal(self.quantity),
+            "traded_at": format_utc(self.traded_at),
+        }
+        if self.counterparty_user_id:
+            item["counterparty_user_id"] = self.counterparty_user_id
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Trade:
+        side = str(item["side"]).upper()
+        return cls(
+            user_id=str(item["user_id"]),
+            trade_id=str(item["trade_id"]),
+            symbol=str(item["symbol"]),
+            side=side,  # type: ignore[arg-type]  # checked in __post_init__
+            price=float(item["price"]),
+            quantity=float(item["quantity"]),
+            traded_at=parse_utc(str(item["traded_at"])),
+            counterparty_user_id=item.get("counterparty_user_id"),
+        )
+
+
+@dataclass(frozen=True)
+class Kline:
+    """One 5-minute bar of one symbol (contract 3)."""
+
+    symbol: str
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.open_time % BAR_SECONDS:
+            raise ValueError(f"{self.symbol} bar at {self.open_time}: open_time must be a multiple of 300")
+        if self.low > self.high:
+            raise ValueError(f"{self.symbol} bar at {self.open_time}: low {self.low} > high {self.high}")
+
+    @property
+    def amplitude(self) -> float:
+        """(high - low) / low: how far prices moved inside the bar."""
+        return (self.high - self.low) / self.low if self.low > 0 else 0.0
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "open_time": self.open_time,
+            "open": _decimal(self.open),
+            "high": _decimal(self.high),
+            "low": _decimal(self.low),
+            "close": _decimal(self.close),
+            "volume": _decimal(self.volume),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Kline:
+        return cls(
+            symbol=str(item["symbol"]),
+            open_time=int(item["open_time"]),
+            open=float(item["open"]),
+            high=float(item["high"]),
+            low=float(item["low"]),
+            close=float(item["close"]),
+            volume=float(item.get("volume", 0)),
+        )
+
+
+def window_bounds(end: datetime, hours: int) -> tuple[datetime, datetime]:
+    """[end - hours, end]: the trades window of one withdrawal."""
+    return end - timedelta(hours=hours), end
