@@ -169,7 +169,9 @@ def test_off_market_trade_widens_the_price_scale_instead_of_leaving_the_picture(
 def test_bar_index_not_clock_time_sets_x_so_trading_gaps_do_not_show():
     session = bars(10)
     overnight_gap = [Kline("BTC-USD", T0 + 86_400 + i * 300, 101, 110, 100, 102) for i in range(10)]
-    points = chart_points(session + overnight_gap, [Trade("u", "t", "BTC-USD", "BUY", 105, 1, epoch_to_utc(T0 + 86_400 + 1))])
+    points = chart_points(
+        session + overnight_gap, [Trade("u", "t", "BTC-USD", "BUY", 105, 1, epoch_to_utc(T0 + 86_400 + 1))]
+    )
     assert points.buy_x.tolist() == [10.0]
     assert points.xlim == (-0.5, 19.5)
 

@@ -1,0 +1,53 @@
+"""boto3 clients of the function, built once per process, and the translation of their errors.
+
+Retries are botocore's `standard` mode (throttling, 5xx and timeouts, with backoff and jitter);
+what still fails after them becomes RetryLater, so the record fails and SQS redelivers it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NoReturn
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scoring.errors import ConfigurationProblem, RetryLater
+
+_CONFIGS = {
+    "dynamodb": Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=5),
+    "s3": Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=10),
+    # An endpoint call is the slow step: fewer attempts, a longer read.
+    "sagemaker-runtime": Config(
+        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=15
+    ),
+}
+
+_CONFIGURATION_CODES = {
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "ValidationError",  # SageMaker: e.g. the endpoint does not exist
+}
+
+
+@functools.cache
+def client(service: str) -> Any:
+    """One client per service and process (region and endpoint from the environment, as boto3 does)."""
+    return boto3.client(service, config=_CONFIGS[service])  # type: ignore[call-overload]
+
+
+def raise_translated(error: Exception, action: str) -> NoReturn:
+    """Turn a botocore failure into RetryLater or ConfigurationProblem, naming what was attempted."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in _CONFIGURATION_CODES:
+            raise ConfigurationProblem(f"{action}: {code}: {message}") from error
+        raise RetryLater(f"{action}: {code}: {message}") from error
+    if isinstance(error, BotoCoreError):
+        raise RetryLater(f"{action}: {type(error).__name__}: {error}") from error
+    raise error

@@ -1,0 +1,44 @@
+"""The function's configuration (contract 7), parsed and validated once per cold start."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scoring.contracts import DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
+
+
+class ConfigurationError(RuntimeError):
+    """A missing or bad environment variable, named in the message."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    trades_table: str = Field(alias="TRADES_TABLE", min_length=3)
+    klines_table: str = Field(alias="KLINES_TABLE", min_length=3)
+    risk_table: str = Field(alias="RISK_TABLE", min_length=3)
+    evidence_bucket: str = Field(alias="EVIDENCE_BUCKET", min_length=3)
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", min_length=1)
+    risk_threshold: float = Field(alias="RISK_THRESHOLD", default=DEFAULT_RISK_THRESHOLD, gt=0.0, lt=1.0)
+    window_hours: int = Field(alias="WINDOW_HOURS", default=DEFAULT_WINDOW_HOURS, ge=1, le=24 * 7)
+
+    @classmethod
+    def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:
+        env = os.environ if environ is None else environ
+        try:
+            return cls.model_validate(dict(env))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
+            )
+            raise ConfigurationError(f"scoring function configuration is invalid: {problems}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Parsed on first use and cached for the life of the process; tests call cache_clear()."""
+    return Settings.from_environ()

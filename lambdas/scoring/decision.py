@@ -1,0 +1,168 @@
+"""The decision: trades of the window -> one chart per symbol -> P(hacker) -> risk record.
+
+Plain code that takes its collaborators as arguments (STYLE practice 1): the handler passes the
+DynamoDB, SageMaker and S3 adapters; tests pass fakes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Mapping, Optional, Protocol, Sequence
+
+from scoring.chart import RENDER_VERSION, MissingBarError, render_chart
+from scoring.errors import MissingMarketData
+from scoring.market import Kline, Trade
+from scoring.risk import RiskFlag
+
+
+class TradeSource(Protocol):
+    def trades_in_window(self, user_id: str, start: datetime, end: datetime) -> list[Trade]: ...
+
+
+class KlineSource(Protocol):
+    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]: ...
+
+
+class Predictor(Protocol):
+    endpoint_name: str
+
+    def hacker_probability(self, png: bytes) -> float: ...
+
+
+class FlagRecorder(Protocol):
+    def record(self, flag: RiskFlag, images: Mapping[str, bytes]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    user_id: str
+    withdrawal_id: str
+    requested_at: datetime  # end of the window; the message's SentTimestamp when it names none
+    amount: Optional[str] = None
+    asset: Optional[str] = None
+    message_id: Optional[str] = None
+
+
+NO_ACTIVITY = "no-activity"
+BELOW_THRESHOLD = "below-threshold"
+FLAGGED = "flagged"
+ALREADY_FLAGGED = "already-flagged"  # a redelivery of a withdrawal whose record exists
+
+
+@dataclass
+class Verdict:
+    outcome: str
+    trade_count: int = 0
+    score: Optional[float] = None
+    symbol_scores: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> bool:
+        return self.outcome in (FLAGGED, ALREADY_FLAGGED)
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.timings_ms: dict[str, float] = defaultdict(float)
+
+    def stage(self, name: str) -> _Stage:
+        return _Stage(self.timings_ms, name)
+
+
+class _Stage:
+    def __init__(self, timings: dict[str, float], name: str):
+        self._timings, self._name = timings, name
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._timings[self._name] += (time.perf_counter() - self._start) * 1000
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def score_withdrawal(
+    withdrawal: Withdrawal,
+    *,
+    trades: TradeSource,
+    klines: KlineSource,
+    predictor: Predictor,
+    recorder: FlagRecorder,
+    threshold: float,
+    window_hours: int,
+    clock: Callable[[], datetime] = _utcnow,
+) -> Verdict:
+    """Score one withdrawal. Raises a ScoringError subclass when it cannot decide (never "clean")."""
+    watch = _Stopwatch()
+    window_end = withdrawal.requested_at
+    window_start = window_end - timedelta(hours=window_hours)
+
+    with watch.stage("query"):
+        account_trades = trades.trades_in_window(withdrawal.user_id, window_start, window_end)
+    if not account_trades:
+        return Verdict(NO_ACTIVITY, timings_ms=dict(watch.timings_ms))
+
+    by_symbol = trades_by_symbol(account_trades)
+
+    images: dict[str, bytes] = {}
+    for symbol in sorted(by_symbol):
+        with watch.stage("query"):
+            bars = klines.bars_in_window(symbol, window_start, window_end)
+        if not bars:
+            raise MissingMarketData(
+                f"{symbol}: no 5-minute klines between {window_start.isoformat()} and {window_end.isoformat()}"
+                f" although {withdrawal.user_id} traded it {len(by_symbol[symbol])} time(s)"
+            )
+        with watch.stage("render"):
+            try:
+                images[symbol] = render_chart(bars, by_symbol[symbol])
+            except MissingBarError as error:
+                raise MissingMarketData(str(error)) from error
+
+    symbol_scores: dict[str, float] = {}
+    with watch.stage("endpoint"):
+        for symbol, png in images.items():
+            symbol_scores[symbol] = predictor.hacker_probability(png)
+    score = max(symbol_scores.values())
+
+    verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores)
+    if score > threshold:  # "above 90%": a score exactly at the threshold is not flagged
+        flag = RiskFlag(
+            user_id=withdrawal.user_id,
+            withdrawal_id=withdrawal.withdrawal_id,
+            requested_at=window_end,
+            scored_at=clock(),
+            score=score,
+            threshold=threshold,
+            symbol_scores=symbol_scores,
+            trade_count=len(account_trades),
+            window_start=window_start,
+            window_end=window_end,
+            endpoint=predictor.endpoint_name,
+            render_version=RENDER_VERSION,
+            amount=withdrawal.amount,
+            asset=withdrawal.asset,
+            message_id=withdrawal.message_id,
+            counterparties=tuple(
+                sorted({t.counterparty_user_id for t in account_trades if t.counterparty_user_id})
+            ),
+        )
+        with watch.stage("write"):
+            written = recorder.record(flag, images)
+        verdict.outcome = FLAGGED if written else ALREADY_FLAGGED
+    verdict.timings_ms = dict(watch.timings_ms)
+    return verdict
+
+
+def trades_by_symbol(trades: Sequence[Trade]) -> dict[str, list[Trade]]:
+    grouped: dict[str, list[Trade]] = defaultdict(list)
+    for trade in trades:
+        grouped[trade.symbol].append(trade)
+    return dict(grouped)

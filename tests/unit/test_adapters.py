@@ -1,0 +1,241 @@
+"""The AWS adapters' translation of responses and errors, with botocore's in-process Stubber."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
+
+from scoring.contracts import DETECTOR
+from scoring.endpoint import SageMakerPredictor, hacker_probability_from_response
+from scoring.errors import ConfigurationProblem, EndpointContractError, InvalidStoredRecord, RetryLater
+from scoring.risk import RiskFlag, RiskRecorder, risk_item
+from scoring.trades import TradesTable
+
+NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1})
+NOW = datetime(2025, 11, 16, 0, 0, tzinfo=timezone.utc)
+
+
+def offline_client(service: str):
+    return boto3.client(
+        service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", config=NO_RETRY
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [(b"[0.93, 0.07]", 0.93), (b"[0, 1]", 0.0), (b"[1.0, 0.0]", 1.0)],
+)
+def test_endpoint_answer_is_hacker_probability_first(body, expected):
+    assert hacker_probability_from_response(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>",
+        b'{"hacker": 0.9}',
+        b"[0.9]",
+        b"[0.9, 0.1, 0.0]",
+        b"[1.5, -0.5]",
+        b"[0.5, 0.2]",
+        b'["a", "b"]',
+        b"[NaN, 0.5]",
+    ],
+)
+def test_an_answer_outside_contract_6_is_an_endpoint_contract_error(body):
+    with pytest.raises(EndpointContractError):
+        hacker_probability_from_response(body)
+
+
+def test_predictor_sends_the_png_and_reads_the_probabilities():
+    runtime = offline_client("sagemaker-runtime")
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": StreamingBody(io.BytesIO(b"[0.96, 0.04]"), 12), "ContentType": "application/json"},
+            {"EndpointName": "ep", "ContentType": "image/png", "Accept": "application/json", "Body": b"png"},
+        )
+        assert SageMakerPredictor(runtime, "ep").hacker_probability(b"png") == 0.96
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("ThrottlingException", 400, RetryLater),
+        ("ServiceUnavailable", 503, RetryLater),
+        ("ModelError", 424, RetryLater),
+        ("ValidationError", 400, ConfigurationProblem),
+    ],
+)
+def test_endpoint_failures_become_retry_or_configuration_problems(code, status, expected):
+    runtime = offline_client("sagemaker-runtime")
+    with Stubber(runtime) as stub:
+        stub.add_client_error("invoke_endpoint", service_error_code=code, http_status_code=status)
+        with pytest.raises(expected, match=code):
+            SageMakerPredictor(runtime, "ep").hacker_probability(b"png")
+
+
+def test_trades_query_follows_pages_and_reads_contract_2_items():
+    dynamodb = offline_client("dynamodb")
+
+    def item(n: int) -> dict:
+        return {
+            "user_id": {"S": "u"},
+            "trade_key": {"S": f"2025-11-15T10:00:0{n}.000Z#t{n}"},
+            "trade_id": {"S": f"t{n}"},
+            "symbol": {"S": "BTC-USD"},
+            "side": {"S": "BUY"},
+            "price": {"N": "30000.5"},
+            "quantity": {"N": "0.1"},
+            "traded_at": {"S": f"2025-11-15T10:00:0{n}.000Z"},
+        }
+
+    with Stubber(dynamodb) as stub:
+        stub.add_response(
+            "query",
+            {"Items": [item(1)], "LastEvaluatedKey": {"user_id": {"S": "u"}}},
+            {
+                **dict.fromkeys(
+                    [
+                        "TableName",
+                        "KeyConditionExpression",
+                        "ExpressionAttributeNames",
+                        "ExpressionAttributeValues",
+                    ],
+                    ANY,
+                )
+            },
+        )
+        stub.add_response(
+            "query",
+            {"Items": [item(2)]},
+            {
+                **dict.fromkeys(
+                    [
+                        "TableName",
+                        "KeyConditionExpression",
+                        "ExpressionAttributeNames",
+                        "ExpressionAttributeValues",
+                        "ExclusiveStartKey",
+                    ],
+                    ANY,
+                )
+            },
+        )
+        trades = TradesTable(dynamodb, "trades").trades_in_window("u", NOW - timedelta(days=1), NOW)
+    assert [t.trade_id for t in trades] == ["t1", "t2"]
+    assert trades[0].price == 30000.5 and trades[0].traded_at.tzinfo is not None
+
+
+def test_a_stored_trade_that_breaks_contract_2_is_not_silently_skipped():
+    dynamodb = offline_client("dynamodb")
+    bad = {
+        "user_id": {"S": "u"},
+        "trade_key": {"S": "k"},
+        "trade_id": {"S": "t"},
+        "symbol": {"S": "X"},
+        "side": {"S": "HOLD"},
+        "price": {"N": "1"},
+        "quantity": {"N": "1"},
+        "traded_at": {"S": "2025-11-15T10:00:00.000Z"},
+    }
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": [bad]})
+        with pytest.raises(InvalidStoredRecord, match="side must be BUY or SELL"):
+            TradesTable(dynamodb, "trades").trades_in_window("u", NOW - timedelta(days=1), NOW)
+
+
+def test_dynamodb_throttling_after_retries_is_retry_later():
+    dynamodb = offline_client("dynamodb")
+    with Stubber(dynamodb) as stub:
+        stub.add_client_error(
+            "query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+        )
+        with pytest.raises(RetryLater, match="ProvisionedThroughputExceeded"):
+            TradesTable(dynamodb, "trades").trades_in_window("u", NOW - timedelta(days=1), NOW)
+
+
+FLAG = RiskFlag(
+    user_id="u/1",
+    withdrawal_id="w 1",
+    requested_at=NOW,
+    scored_at=NOW + timedelta(seconds=2),
+    score=0.975,
+    threshold=0.9,
+    symbol_scores={"ETH-USD": 0.2, "BTC-USD": 0.975},
+    trade_count=7,
+    window_start=NOW - timedelta(hours=24),
+    window_end=NOW,
+    endpoint="ep",
+    render_version="chart-v1",
+    asset="BTC",
+    counterparties=("v2", "v1"),
+)
+
+
+def test_risk_item_has_every_contract_4_attribute():
+    item = risk_item(FLAG, ["s3://b/k.png"])
+    assert item["user_id"] == "u/1" and item["event_key"] == "2025-11-16T00:00:00.000Z#w 1"
+    assert item["day"] == "2025-11-16" and item["status"] == "open" and item["detector"] == DETECTOR
+    assert float(item["score"]) == 0.975 and float(item["threshold"]) == 0.9
+    assert {k: float(v) for k, v in item["symbol_scores"].items()} == {"BTC-USD": 0.975, "ETH-USD": 0.2}
+    assert (
+        item["window_start"] == "2025-11-15T00:00:00.000Z"
+        and item["window_end"] == "2025-11-16T00:00:00.000Z"
+    )
+    assert item["scored_at"] == "2025-11-16T00:00:02.000Z" and item["trade_count"] == 7
+    assert (
+        item["evidence"] == ["s3://b/k.png"]
+        and item["render_version"] == "chart-v1"
+        and item["endpoint"] == "ep"
+    )
+    assert item["counterparties"] == ["v1", "v2"] and "amount" not in item
+
+
+def test_evidence_keys_are_deterministic_and_safe():
+    assert FLAG.evidence_key("BTC/USD") == "evidence/2025-11-16/u%2F1/w%201/BTC%2FUSD.png"
+
+
+def test_recorder_puts_evidence_then_a_conditional_record_and_reports_a_duplicate():
+    dynamodb, s3 = offline_client("dynamodb"), offline_client("s3")
+    recorder = RiskRecorder(dynamodb=dynamodb, s3=s3, table_name="risk", bucket="b")
+    with Stubber(dynamodb) as ddb_stub, Stubber(s3) as s3_stub:
+        for _ in range(2):
+            s3_stub.add_response(
+                "put_object",
+                {},
+                {"Bucket": "b", "Key": ANY, "Body": b"png", "ContentType": "image/png", "Metadata": ANY},
+            )
+        ddb_stub.add_response(
+            "put_item",
+            {},
+            {
+                "TableName": "risk",
+                "Item": ANY,
+                "ConditionExpression": "attribute_not_exists(#sk)",
+                "ExpressionAttributeNames": {"#sk": "event_key"},
+            },
+        )
+        assert recorder.record(FLAG, {"BTC-USD": b"png"}) is True
+        ddb_stub.add_client_error(
+            "put_item", service_error_code="ConditionalCheckFailedException", http_status_code=400
+        )
+        assert recorder.record(FLAG, {"BTC-USD": b"png"}) is False
+
+
+def test_recorder_failure_to_write_is_retry_later():
+    dynamodb, s3 = offline_client("dynamodb"), offline_client("s3")
+    recorder = RiskRecorder(dynamodb=dynamodb, s3=s3, table_name="risk", bucket="b")
+    with Stubber(dynamodb) as ddb_stub, Stubber(s3) as s3_stub:
+        s3_stub.add_response("put_object", {})
+        ddb_stub.add_client_error("put_item", service_error_code="ThrottlingException", http_status_code=400)
+        with pytest.raises(RetryLater):
+            recorder.record(FLAG, {"BTC-USD": b"png"})
+    assert json.dumps(risk_item(FLAG, []), default=str)  # the item serialises for logs too
