@@ -150,6 +150,12 @@ class Kline:
         )
 
 
-def window_bounds(end: datetime, hours: int) -> tuple[datetime, datetime]:
-    """[end - hours, end]: the trades window of one withdrawal."""
-    return end - timedelta(hours=hours), end
+def window_bar_range(start: datetime, end: datetime) -> tuple[int, int]:
+    """First and last open_time of the 5-minute bars that overlap the window [start, end).
+
+    The window is half-open: a trade at exactly `end` belongs to the next window, so the bar
+    that opens at `end` is never part of this one. Training and scoring both frame charts so.
+    """
+    if end <= start:
+        raise ValueError(f"empty window: {start.isoformat()} .. {end.isoformat()}")
+    return bar_open_time(start), bar_open_time(end - timedelta(milliseconds=1))

@@ -11,10 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scoring.clients import raise_translated
 from scoring.contracts import KLINES_TABLE, TRADES_TABLE
 from scoring.errors import InvalidStoredRecord
-from scoring.market import Kline, Trade, bar_open_time, format_utc
+from scoring.market import Kline, Trade, format_utc, window_bar_range
 
 _deserializer = TypeDeserializer()
-_AFTER_ANY_TRADE_ID = "#\uffff"  # sorts after "<traded_at>#<any trade id>"
 
 
 def _query_all(dynamodb: Any, action: str, **query: Any) -> Iterator[dict[str, Any]]:
@@ -37,7 +36,11 @@ class TradesTable:
         self._table = table_name
 
     def trades_in_window(self, user_id: str, start: datetime, end: datetime) -> list[Trade]:
-        """The account's trades with start <= traded_at <= end, oldest first."""
+        """The account's trades with start <= traded_at < end, oldest first.
+
+        Keys are `<traded_at>#<trade_id>`: every key of a trade at `end` sorts after `<end>`, so
+        BETWEEN `<start>` AND `<end>` is exactly the half-open window.
+        """
         pk, sk = TRADES_TABLE.partition.name, TRADES_TABLE.sort.name
         items = _query_all(
             self._dynamodb,
@@ -48,7 +51,7 @@ class TradesTable:
             ExpressionAttributeValues={
                 ":pk": {"S": user_id},
                 ":lo": {"S": format_utc(start)},
-                ":hi": {"S": format_utc(end) + _AFTER_ANY_TRADE_ID},
+                ":hi": {"S": format_utc(end)},
             },
         )
         trades = []
@@ -68,8 +71,9 @@ class KlinesTable:
         self._table = table_name
 
     def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]:
-        """The symbol's 5-minute bars that overlap [start, end], in time order."""
+        """The symbol's 5-minute bars that overlap [start, end), in time order."""
         pk, sk = KLINES_TABLE.partition.name, KLINES_TABLE.sort.name
+        first, last = window_bar_range(start, end)
         items = _query_all(
             self._dynamodb,
             f"query klines of {symbol}",
@@ -78,8 +82,8 @@ class KlinesTable:
             ExpressionAttributeNames={"#pk": pk, "#sk": sk},
             ExpressionAttributeValues={
                 ":pk": {"S": symbol},
-                ":lo": {"N": str(bar_open_time(start))},
-                ":hi": {"N": str(bar_open_time(end))},
+                ":lo": {"N": str(first)},
+                ":hi": {"N": str(last)},
             },
         )
         try:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Callable, Mapping, Optional
 
 from scoring.errors import ScoringError
-from scoring.market import Kline, Trade
+from scoring.market import Kline, Trade, window_bar_range
 from scoring.risk import RiskFlag
 
 
@@ -17,7 +17,7 @@ class FakeTrades:
 
     def trades_in_window(self, user_id: str, start: datetime, end: datetime) -> list[Trade]:
         self.windows.append((user_id, start, end))
-        return [t for t in self._trades if t.user_id == user_id and start <= t.traded_at <= end]
+        return [t for t in self._trades if t.user_id == user_id and start <= t.traded_at < end]
 
 
 class FakeKlines:
@@ -25,8 +25,8 @@ class FakeKlines:
         self._bars = bars
 
     def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]:
-        lo, hi = start.timestamp() - 300, end.timestamp()
-        return [b for b in self._bars.get(symbol, []) if lo < b.open_time <= hi]
+        first, last = window_bar_range(start, end)
+        return [b for b in self._bars.get(symbol, []) if first <= b.open_time <= last]
 
 
 class FakePredictor:

@@ -50,7 +50,10 @@ TRADES = [
 def score_by_symbol(scores: dict[str, float]):
     """A predictor that answers per symbol, recognising the image by rendering it the same way."""
     images = {
-        render_chart(MARKET[s], [t for t in TRADES if t.symbol == s and START <= t.traded_at <= END]): p
+        render_chart(
+            FakeKlines(MARKET).bars_in_window(s, START, END),
+            [t for t in TRADES if t.symbol == s and START <= t.traded_at < END],
+        ): p
         for s, p in scores.items()
     }
     return lambda png: images[png]
@@ -77,6 +80,7 @@ def test_no_trades_in_the_window_is_no_activity_and_nothing_is_scored_or_written
 
 
 def test_window_is_the_24_hours_ending_at_the_request():
+    # Half-open [end - 24 h, end): the bar opening at `end` belongs to the next window.
     trades = FakeTrades(TRADES)
     score_withdrawal(
         Withdrawal("u-1", "w-1", END),
