@@ -1,0 +1,55 @@
+"""Dataset layout: class folders, im2rec .lst (hacker=0, normal=1), 75/25 by account, manifest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scoring.chart import RENDER_VERSION, decode_png
+from training.dataset import build_dataset, read_lst
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "data"
+    manifest = build_dataset(out, 60, 60, seed=4, days=6, progress=False)
+    return out, manifest
+
+
+def test_lst_lines_are_index_label_relative_path(dataset):
+    out, _ = dataset
+    for split in ("train", "val"):
+        for line in (out / f"{split}.lst").read_text().splitlines():
+            index, label, relative = line.split("\t")
+            assert index.isdigit() and label in ("0", "1")
+            assert relative.startswith({"0": "hacker/", "1": "normal/"}[label])
+            assert decode_png((out / relative).read_bytes()).shape == (150, 250, 3)
+
+
+def test_split_is_75_25_by_account_and_reproducible(dataset, tmp_path):
+    out, manifest = dataset
+    records = [json.loads(line) for line in (out / "images.jsonl").read_text().splitlines()]
+    split_of_user = {}
+    for record in records:
+        assert split_of_user.setdefault(record["user_id"], record["split"]) == record["split"]
+    val_accounts = sum(1 for s in split_of_user.values() if s == "val")
+    assert abs(val_accounts / len(split_of_user) - 0.25) < 0.02
+    train, val = read_lst(out / "train.lst"), read_lst(out / "val.lst")
+    assert len(train) + len(val) == len(records) == manifest["counts"]["images"]
+    again = build_dataset(tmp_path / "again", 60, 60, seed=4, days=6, progress=False)
+    assert (tmp_path / "again" / "train.lst").read_text() == (out / "train.lst").read_text()
+    assert again["counts"] == manifest["counts"]
+
+
+def test_manifest_records_render_version_pins_seed_and_counts(dataset):
+    out, _manifest = dataset
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk["render_version"] == RENDER_VERSION
+    assert on_disk["seed"] == 4 and on_disk["class_order"] == ["hacker", "normal"]
+    assert on_disk["packages"]["matplotlib"] == "3.9.4" and on_disk["packages"]["numpy"] == "2.0.2"
+    counts = on_disk["counts"]
+    assert counts["hacker_train"] + counts["hacker_val"] >= 60
+    assert counts["normal_train"] + counts["normal_val"] >= 60
+    accounts = [json.loads(line) for line in (out / "accounts.jsonl").read_text().splitlines()]
+    assert all(a["trades"] and "trade_key" in a["trades"][0] for a in accounts)

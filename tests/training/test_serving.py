@@ -1,0 +1,146 @@
+"""The one inference module: self-contained, same preprocessing as training, contract 6 output."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import tarfile
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from scoring.chart import render_chart  # noqa: E402
+from training import pipeline  # noqa: E402
+from training.artifact import SERVING_SOURCE, pack_model, read_metadata  # noqa: E402
+from training.market_data import synthetic_klines  # noqa: E402
+from training.serving.inference import preprocess  # noqa: E402
+from training.simulate import account_charts, simulate_accounts  # noqa: E402
+
+ALLOWED_IMPORTS = {
+    "__future__",
+    "io",
+    "json",
+    "os",
+    "typing",
+    "numpy",
+    "PIL",
+    "onnxruntime",
+    "sagemaker_inference",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A real (if brief) training run through ensure_model, on a tiny profile."""
+    saved = dict(pipeline.PROFILES)
+    pipeline.PROFILES["quick"] = {
+        "images_per_class": 40,
+        "train": {"architecture": "small_cnn", "max_epochs": 1, "patience": 1, "height": 39, "width": 64},
+    }
+    try:
+        model_dir = tmp_path_factory.mktemp("artifacts") / "model"
+        assert pipeline.ensure_model(model_dir, quick=True) == model_dir
+    finally:
+        pipeline.PROFILES.clear()
+        pipeline.PROFILES.update(saved)
+    return model_dir
+
+
+def _load_shipped_module(model_dir):
+    """Import code/inference.py from the artifact the way the container does: by file, alone."""
+    spec = importlib.util.spec_from_file_location("shipped_inference", model_dir / "code" / "inference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _chart_png():
+    from datetime import datetime, timedelta, timezone
+
+    end = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    klines = synthetic_klines(["BTC-USD"], end, 2, seed=1)
+    account = simulate_accounts(klines, 1, 0, seed=1, window_end=end - timedelta(hours=3))[0]
+    _, bars, trades = account_charts(account, klines)[0]
+    return render_chart(bars, trades)
+
+
+def test_serving_module_imports_only_the_allowed_packages():
+    tree = ast.parse(SERVING_SOURCE.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
+
+
+def test_artifact_holds_model_metadata_and_verbatim_code(tiny_model):
+    meta = read_metadata(tiny_model)
+    assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v1"
+    assert meta["input"]["height"] == 39 and meta["architecture"] == "small_cnn"
+    assert (tiny_model / "code" / "inference.py").read_text() == SERVING_SOURCE.read_text()
+    assert "onnxruntime" in (tiny_model / "code" / "requirements.txt").read_text()
+    with tarfile.open(tiny_model / "model.tar.gz") as archive:
+        names = set(archive.getnames())
+    assert {"model.onnx", "metadata.json", "code/inference.py", "code/requirements.txt"} <= names
+
+
+def test_ensure_model_is_cached(tiny_model):
+    before = (tiny_model / "model.onnx").stat().st_mtime_ns
+    assert pipeline.ensure_model(tiny_model, quick=True) == tiny_model
+    assert (tiny_model / "model.onnx").stat().st_mtime_ns == before
+
+
+def test_round_trip_png_to_json_probabilities(tiny_model):
+    module = _load_shipped_module(tiny_model)
+    model = module.model_fn(str(tiny_model))
+    png = _chart_png()
+    data = module.input_fn(png, "image/png")
+    prediction = module.predict_fn(data, model)
+    body = module.output_fn(prediction, "application/json")
+    probabilities = json.loads(body)
+    assert len(probabilities) == 2 and abs(sum(probabilities) - 1) < 1e-5
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+
+
+def test_onnx_matches_the_trained_network_on_the_training_preprocessing(tiny_model):
+    """Serving and training prepare the image identically: same tensor, same probabilities."""
+    import onnxruntime as ort
+
+    from scoring.chart import decode_png
+
+    meta = read_metadata(tiny_model)
+    png = _chart_png()
+    module = _load_shipped_module(tiny_model)
+    served = module.predict_fn(module.input_fn(png, "image/png"), module.model_fn(str(tiny_model)))
+    tensor = preprocess(decode_png(png), meta["input"])[None]
+    session = ort.InferenceSession(str(tiny_model / "model.onnx"), providers=["CPUExecutionProvider"])
+    direct = session.run(None, {"image": tensor})[0][0]
+    np.testing.assert_allclose(served, direct, rtol=1e-6, atol=1e-7)
+
+
+def test_other_content_types_and_bad_bodies_are_rejected(tiny_model):
+    module = _load_shipped_module(tiny_model)
+    with pytest.raises(module.UnsupportedFormatError, match="image/png"):
+        module.input_fn(b"{}", "application/json")
+    with pytest.raises(ValueError, match="not a readable PNG"):
+        module.input_fn(b"not an image", "image/png")
+    with pytest.raises(ValueError, match="non-empty"):
+        module.input_fn(b"", "image/png")
+    with pytest.raises(module.UnsupportedFormatError, match="accept"):
+        module.output_fn(np.array([0.2, 0.8]), "text/csv")
+    assert module.input_fn(_chart_png(), "image/png; charset=binary").shape == (150, 250, 3)
+
+
+def test_pack_is_deterministic(tiny_model, tmp_path):
+    one = pack_model(tiny_model, tmp_path / "a.tar.gz")
+    two = pack_model(tiny_model, tmp_path / "b.tar.gz")
+    with tarfile.open(one) as a, tarfile.open(two) as b:
+        assert [(m.name, m.size, m.mtime) for m in a.getmembers()] == [
+            (m.name, m.size, m.mtime) for m in b.getmembers()
+        ]

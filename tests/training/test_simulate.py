@@ -1,0 +1,116 @@
+"""Simulated accounts: inside the window and the bars, reproducible, and free of the sample's leak."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from scoring.chart import render_chart
+from scoring.market import bar_open_time
+from training.market_data import synthetic_klines
+from training.simulate import (
+    HACKER_VARIANTS,
+    NORMAL_VARIANTS,
+    account_charts,
+    simulate_accounts,
+    window_bars,
+)
+
+MARKET_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+WINDOW_END = MARKET_END - timedelta(hours=30, minutes=7, seconds=13)
+
+
+@pytest.fixture(scope="module")
+def klines():
+    market = synthetic_klines(["BTC-USD", "ETH-USD", "SOL-USD"], MARKET_END, 6, seed=5)
+    market.update(synthetic_klines(["COIN", "TSLA"], MARKET_END, 6, seed=6, session="stock"))
+    return market
+
+
+@pytest.fixture(scope="module")
+def accounts(klines):
+    return simulate_accounts(klines, 60, 60, seed=11, window_end=WINDOW_END)
+
+
+def test_every_trade_is_in_the_window_and_in_a_known_bar(klines, accounts):
+    start = WINDOW_END - timedelta(hours=24)
+    for account in accounts:
+        assert account.trades, account
+        for trade in account.trades:
+            assert start <= trade.traded_at < WINDOW_END
+            bars = {b.open_time: b for b in window_bars(klines[trade.symbol], WINDOW_END)}
+            bar = bars[bar_open_time(trade.traded_at)]
+            assert bar.low - 1e-6 <= trade.price <= bar.high + 1e-6
+            assert trade.user_id == account.user_id and trade.quantity > 0
+
+
+def test_ids_are_unique_and_labels_and_variants_cover_the_issue(accounts):
+    trade_ids = [t.trade_id for a in accounts for t in a.trades]
+    assert len(trade_ids) == len(set(trade_ids))
+    assert len({a.user_id for a in accounts}) == len(accounts)
+    variants = Counter((a.label, a.variant) for a in accounts)
+    assert {v for (label, v) in variants if label == "hacker"} == set(HACKER_VARIANTS)
+    assert {v for (label, v) in variants if label == "normal"} == set(NORMAL_VARIANTS)
+
+
+def test_same_seed_same_accounts(klines, accounts):
+    again = simulate_accounts(klines, 60, 60, seed=11, window_end=WINDOW_END)
+    assert [(a.user_id, a.trades) for a in again] == [(a.user_id, a.trades) for a in accounts]
+    other = simulate_accounts(klines, 60, 60, seed=12, window_end=WINDOW_END)
+    assert {a.user_id for a in other}.isdisjoint({a.user_id for a in accounts})
+
+
+def test_thieves_trade_1_to_3_symbols_against_their_victims(accounts):
+    for account in accounts:
+        if account.label == "hacker":
+            assert 1 <= len(account.symbols) <= 3
+            assert account.victims
+            theft = [t for t in account.trades if t.counterparty_user_id]
+            assert {t.counterparty_user_id for t in theft} <= set(account.victims)
+            assert {"BUY", "SELL"} <= {t.side for t in theft}
+
+
+def test_dot_counts_do_not_give_the_class_away(klines, accounts):
+    """The sample's leak: normal charts always had 2 dots, hacker charts 4-16. Here no threshold on
+    a chart's dot count separates the classes (best single-threshold accuracy stays low)."""
+    counts = {"hacker": [], "normal": []}
+    for account in accounts:
+        for _, _, trades in account_charts(account, klines):
+            counts[account.label].append(len(trades))
+    hacker, normal = np.array(counts["hacker"]), np.array(counts["normal"])
+    assert np.mean(normal >= 4) > 0.6, "most normal charts have as many dots as a thief's"
+    assert np.median(normal) >= np.min(hacker)
+    best = max(
+        (np.sum(hacker >= t) + np.sum(normal < t)) / (len(hacker) + len(normal))
+        for t in range(1, int(max(hacker.max(), normal.max())) + 2)
+    )
+    assert best < 0.8, f"a dot-count threshold separates the classes with accuracy {best:.2f}"
+
+
+def test_both_classes_have_buys_and_sells_and_normals_trade_the_wide_bars(klines, accounts):
+    normal_round_trip_bars = 0
+    for account in accounts:
+        if account.label != "normal" or account.variant != "volatile_bars":
+            continue
+        for trade_bars in [
+            {bar_open_time(t.traded_at) for t in account.trades if t.side == s} for s in ("BUY",)
+        ]:
+            sells = {bar_open_time(t.traded_at) for t in account.trades if t.side == "SELL"}
+            normal_round_trip_bars += len(trade_bars & sells)
+    assert normal_round_trip_bars > 0, "ordinary accounts also buy and sell inside one wide bar"
+
+
+def test_charts_render_for_every_account(klines, accounts):
+    for account in accounts[:20]:
+        for symbol, bars, trades in account_charts(account, klines):
+            assert render_chart(bars, trades).startswith(b"\x89PNG")
+            assert all(t.symbol == symbol for t in trades)
+
+
+def test_no_usable_symbol_is_an_error(klines):
+    weekend = datetime(2026, 10, 26, 0, 0, tzinfo=timezone.utc)  # Sunday midnight: no stock bars
+    with pytest.raises(ValueError, match="no symbol"):
+        simulate_accounts({"COIN": klines["COIN"]}, 1, 1, seed=1, window_end=weekend)

@@ -1,0 +1,231 @@
+"""The image dataset: simulated accounts rendered through the one renderer, in im2rec layout.
+
+    <out>/hacker/<user_id>_<symbol>.png      one chart per (account, symbol), contract 5
+    <out>/normal/<user_id>_<symbol>.png
+    <out>/train.lst, <out>/val.lst          im2rec: index \\t label \\t relative path (hacker=0, normal=1)
+    <out>/images.jsonl                      per image: label, variant, account, split, round-trip features
+    <out>/accounts.jsonl                    per account: variant, window, victims, contract-2 trade items
+    <out>/manifest.json                     render version, package versions, seed, counts
+
+The 75/25 split is drawn over accounts (fixed seed), not images, so no account has charts on
+both sides. Market data comes from `market()`: synthetic crypto and stock klines, reproducible
+from the seed alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Iterator, Mapping, Optional, Sequence
+
+import numpy as np
+
+from scoring.chart import HEIGHT_PX, RENDER_VERSION, WIDTH_PX, render_chart
+from scoring.contracts import CLASS_ORDER
+from scoring.market import Kline, Trade
+from training.features import FEATURE_NAMES, chart_features
+from training.market_data import synthetic_klines
+from training.simulate import HACKER, SimulatedAccount, account_charts, simulate_accounts
+
+DEFAULT_SEED = 20261122
+EVALUATION_SEED = 7_000_001  # a different market and different accounts: the held-out test set
+CRYPTO_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD")
+STOCK_SYMBOLS = ("COIN", "TSLA", "NVDA", "MSTR")
+MARKET_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+MARKET_DAYS = 45
+ACCOUNTS_PER_WINDOW = (10, 10)  # thieves, ordinary accounts simulated per withdrawal window
+PACKAGES = ("matplotlib", "numpy", "pillow", "torch", "onnx", "onnxruntime", "scikit-learn")
+LABEL_INDEX = {name: index for index, name in enumerate(CLASS_ORDER)}  # hacker 0, normal 1
+
+
+@dataclass(frozen=True)
+class Chart:
+    account: SimulatedAccount
+    symbol: str
+    bars: list[Kline]
+    trades: list[Trade]
+
+
+def market(seed: int, days: int = MARKET_DAYS, end: datetime = MARKET_END) -> dict[str, list[Kline]]:
+    """Synthetic 5-minute klines of the crypto and stock symbols, one seed for both."""
+    klines = synthetic_klines(CRYPTO_SYMBOLS, end, days, seed, "crypto")
+    klines.update(synthetic_klines(STOCK_SYMBOLS, end, days, seed + 1, "stock"))
+    return klines
+
+
+def simulate_charts(
+    klines: Mapping[str, list[Kline]], n_hacker: int, n_normal: int, seed: int, window_hours: int = 24
+) -> list[Chart]:
+    """Charts from accounts in random withdrawal windows until each class has its count of images.
+
+    Whole accounts are kept, so the last account of a class may add one or two images more.
+    """
+    rng = np.random.default_rng([seed, 17])
+    first = min(bars[0].open_time for bars in klines.values() if bars) + (window_hours + 1) * 3600
+    last = max(bars[-1].open_time for bars in klines.values() if bars)
+    wanted = {HACKER: n_hacker, "normal": n_normal}
+    have = {HACKER: 0, "normal": 0}
+    charts: list[Chart] = []
+    window = 0
+    while any(have[c] < wanted[c] for c in wanted):
+        window += 1
+        end = datetime.fromtimestamp(int(rng.integers(first, last)), tz=timezone.utc)
+        n_h = ACCOUNTS_PER_WINDOW[0] if have[HACKER] < wanted[HACKER] else 0
+        n_n = ACCOUNTS_PER_WINDOW[1] if have["normal"] < wanted["normal"] else 0
+        try:
+            accounts = simulate_accounts(klines, n_h, n_n, seed * 100_003 + window, end, window_hours)
+        except ValueError:  # no symbol trades in this window
+            continue
+        for account in accounts:
+            if have[account.label] >= wanted[account.label]:
+                continue
+            for symbol, bars, trades in account_charts(account, klines):
+                charts.append(Chart(account, symbol, bars, trades))
+                have[account.label] += 1
+    return charts
+
+
+def split_accounts(user_ids: Sequence[str], seed: int, val_fraction: float = 0.25) -> dict[str, str]:
+    """user_id -> "train" | "val", 75/25 by default, drawn with a fixed seed."""
+    unique = sorted(set(user_ids))
+    order = np.random.default_rng([seed, 75]).permutation(len(unique))
+    n_val = round(len(unique) * val_fraction)
+    return {unique[int(i)]: ("val" if rank < n_val else "train") for rank, i in enumerate(order)}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def write_lst(path: Path, rows: Sequence[tuple[int, int, str]]) -> None:
+    """im2rec list: `index \\t label \\t relative/path.png` per line."""
+    with open(path, "w") as handle:
+        for index, label, relative in rows:
+            handle.write(f"{index}\t{label}\t{relative}\n")
+
+
+def read_lst(path: Path) -> list[tuple[int, int, str]]:
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            index, label, relative = line.split("\t")
+            rows.append((int(index), int(float(label)), relative))
+    return rows
+
+
+def _trade_json(trade: Trade) -> dict[str, object]:
+    return {k: (str(v) if not isinstance(v, str) else v) for k, v in trade.to_item().items()}
+
+
+def iter_rendered(charts: Sequence[Chart], progress: bool = False) -> Iterator[tuple[Chart, bytes]]:
+    items: Sequence[Chart] = charts
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(charts, desc="render", unit="img", leave=False)  # type: ignore[assignment]
+    for chart in items:
+        yield chart, render_chart(chart.bars, chart.trades)
+
+
+def build_dataset(
+    out_dir: Path,
+    n_hacker: int = 2000,
+    n_normal: int = 2000,
+    seed: int = DEFAULT_SEED,
+    val_fraction: float = 0.25,
+    days: int = MARKET_DAYS,
+    progress: bool = True,
+) -> dict[str, object]:
+    """Simulate, render and list a dataset into `out_dir` (replaced). Returns the manifest."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    for name in CLASS_ORDER:
+        (out_dir / name).mkdir(parents=True)
+    klines = market(seed, days)
+    charts = simulate_charts(klines, n_hacker, n_normal, seed)
+    split_of = split_accounts([c.account.user_id for c in charts], seed, val_fraction)
+    lists: dict[str, list[tuple[int, int, str]]] = {"train": [], "val": []}
+    with open(out_dir / "images.jsonl", "w") as images:
+        for index, (chart, png) in enumerate(iter_rendered(charts, progress)):
+            account = chart.account
+            relative = f"{account.label}/{account.user_id}_{chart.symbol}.png"
+            (out_dir / relative).write_bytes(png)
+            split = split_of[account.user_id]
+            lists[split].append((index, LABEL_INDEX[account.label], relative))
+            record = {
+                "path": relative,
+                "label": account.label,
+                "variant": account.variant,
+                "user_id": account.user_id,
+                "symbol": chart.symbol,
+                "split": split,
+                "n_trades": len(chart.trades),
+                "features": chart_features(chart.bars, chart.trades),
+            }
+            images.write(json.dumps(record) + "\n")
+    for split, rows in lists.items():
+        write_lst(out_dir / f"{split}.lst", rows)
+    accounts = {c.account.user_id: c.account for c in charts}
+    with open(out_dir / "accounts.jsonl", "w") as handle:
+        for user_id in sorted(accounts):
+            account = accounts[user_id]
+            handle.write(
+                json.dumps(
+                    {
+                        "user_id": user_id,
+                        "label": account.label,
+                        "variant": account.variant,
+                        "split": split_of[user_id],
+                        "window_end": account.window_end.isoformat() if account.window_end else None,
+                        "window_hours": account.window_hours,
+                        "victims": list(account.victims),
+                        "trades": [_trade_json(t) for t in account.trades],
+                    }
+                )
+                + "\n"
+            )
+    counts = Counter((c.account.label, split_of[c.account.user_id]) for c in charts)
+    manifest: dict[str, object] = {
+        "render_version": RENDER_VERSION,
+        "image_size": {"width": WIDTH_PX, "height": HEIGHT_PX},
+        "class_order": list(CLASS_ORDER),
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "market": {
+            "crypto": list(CRYPTO_SYMBOLS),
+            "stock": list(STOCK_SYMBOLS),
+            "days": days,
+            "end": MARKET_END.isoformat(),
+        },
+        "packages": package_versions(),
+        "feature_names": list(FEATURE_NAMES),
+        "counts": {
+            "images": len(charts),
+            "accounts": len(accounts),
+            **{
+                f"{label}_{split}": counts[(label, split)]
+                for label in CLASS_ORDER
+                for split in ("train", "val")
+            },
+        },
+        "variants": dict(sorted(Counter(f"{c.account.label}/{c.account.variant}" for c in charts).items())),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def load_records(dataset_dir: Path, split: Optional[str] = None) -> list[dict]:
+    records = [json.loads(line) for line in (Path(dataset_dir) / "images.jsonl").read_text().splitlines()]
+    return [r for r in records if split is None or r["split"] == split]

@@ -1,0 +1,72 @@
+"""Round-trip features of one chart's trades: the tabular baseline the image model must beat.
+
+Computed from the same inputs as a chart (one symbol's window bars and the account's trades in
+it), so the baseline and the image model see the same information, one as numbers, one as dots.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from scoring.market import Kline, Trade, bar_open_time
+
+FEATURE_NAMES = (
+    "n_trades",
+    "buy_fraction",
+    "n_bars",
+    "trades_per_bar",
+    "round_trip_bars",
+    "round_trip_bar_fraction",
+    "mean_buy_position",
+    "mean_sell_position",
+    "mean_round_trip_spread",
+    "min_round_trip_spread",
+    "wide_round_trips",
+    "top10_trade_fraction",
+    "mean_amplitude_rank",
+    "window_max_amplitude",
+)
+
+
+def chart_features(bars: Sequence[Kline], trades: Sequence[Trade]) -> list[float]:
+    """`FEATURE_NAMES` for one symbol's chart. Position = (price - low) / (high - low) in the bar.
+
+    A round-trip bar holds both a buy and a sell of the account; its spread is the mean sell
+    position minus the mean buy position (1.0: bought at the low, sold at the high).
+    """
+    index_of = {bar.open_time: i for i, bar in enumerate(bars)}
+    amplitude = np.array([bar.amplitude for bar in bars])
+    rank = np.empty(len(bars))
+    rank[np.argsort(-amplitude, kind="stable")] = np.arange(len(bars)) / max(1, len(bars) - 1)
+    top10 = set(np.argsort(-amplitude, kind="stable")[:10].tolist())
+    per_bar: dict[int, dict[str, list[float]]] = {}
+    for trade in trades:
+        i = index_of[bar_open_time(trade.traded_at)]
+        bar = bars[i]
+        span = bar.high - bar.low
+        position = (trade.price - bar.low) / span if span > 0 else 0.5
+        per_bar.setdefault(i, {"BUY": [], "SELL": []})[trade.side].append(position)
+    buys = [p for sides in per_bar.values() for p in sides["BUY"]]
+    sells = [p for sides in per_bar.values() for p in sides["SELL"]]
+    spreads = [
+        float(np.mean(s["SELL"]) - np.mean(s["BUY"])) for s in per_bar.values() if s["BUY"] and s["SELL"]
+    ]
+    n = len(trades)
+    return [
+        float(n),
+        len(buys) / n if n else 0.0,
+        float(len(per_bar)),
+        n / max(1, len(per_bar)),
+        float(len(spreads)),
+        len(spreads) / max(1, len(per_bar)),
+        float(np.mean(buys)) if buys else 0.5,
+        float(np.mean(sells)) if sells else 0.5,
+        float(np.mean(spreads)) if spreads else 0.0,
+        float(np.min(spreads)) if spreads else 0.0,
+        float(sum(1 for s in spreads if s > 0.6)),
+        sum(len(s["BUY"]) + len(s["SELL"]) for i, s in per_bar.items() if i in top10) / n if n else 0.0,
+        float(np.mean([rank[i] for i in per_bar])) if per_bar else 1.0,
+        float(amplitude.max()) if len(amplitude) else 0.0,
+    ]

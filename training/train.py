@@ -1,0 +1,229 @@
+"""The local trainer: one dataset, one network, one loop (CPU here, a GPU when present).
+
+Reads the im2rec lists of a dataset directory, decodes each PNG and prepares it with the serving
+module's own `resize` / `normalise`, trains with AdamW, stops early when validation loss stops
+improving, keeps the best epoch and exports it to ONNX with softmax on top, beside a
+`metadata.json` and the serving code (see `training.artifact`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from scoring.chart import RENDER_VERSION, decode_png
+from scoring.contracts import CLASS_ORDER
+from training.dataset import read_lst
+from training.models import WithSoftmax, build_model, count_parameters
+from training.serving.inference import normalise, resize
+
+ONNX_OPSET = 17
+
+
+@dataclass
+class TrainConfig:
+    architecture: str = "resnet18"
+    height: int = 77  # 150 x 250 shrunk by ~1.95: dots stay 2-3 px, an epoch costs a third
+    width: int = 128
+    resize: str = "box"
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    batch_size: int = 64
+    max_epochs: int = 12
+    patience: int = 3  # epochs without a better validation loss before stopping
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 20261122
+    threads: Optional[int] = None  # torch CPU threads; None: all cores
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        return {
+            "height": self.height,
+            "width": self.width,
+            "channels": 3,
+            "resize": self.resize,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "layout": "NCHW",
+            "name": "image",
+        }
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def load_split(dataset_dir: Path, split: str, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Images of one .lst, resized (uint8, N x h x w x 3), and their labels."""
+    rows = read_lst(Path(dataset_dir) / f"{split}.lst")
+    pixels = np.empty((len(rows), spec["height"], spec["width"], 3), dtype=np.uint8)
+    labels = np.empty(len(rows), dtype=np.int64)
+    for n, (_, label, relative) in enumerate(rows):
+        pixels[n] = resize(decode_png((Path(dataset_dir) / relative).read_bytes()), spec)
+        labels[n] = label
+    return pixels, labels
+
+
+def _batches(n: int, size: int, rng: Optional[np.random.Generator]):
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for start in range(0, n, size):
+        yield order[start : start + size]
+
+
+def _evaluate(
+    model: nn.Module, pixels: np.ndarray, labels: np.ndarray, spec: dict, device: torch.device, batch: int
+) -> tuple[float, float, np.ndarray]:
+    model.eval()
+    losses, probs = [], []
+    with torch.no_grad():
+        for idx in _batches(len(labels), batch, None):
+            x = torch.from_numpy(normalise(pixels[idx], spec)).to(device)
+            logits = model(x)
+            y = torch.from_numpy(labels[idx]).to(device)
+            losses.append(nn.functional.cross_entropy(logits, y, reduction="sum").item())
+            probs.append(torch.softmax(logits, dim=1).cpu().numpy())
+    p = np.concatenate(probs) if probs else np.zeros((0, 2))
+    accuracy = float((p.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
+    return float(sum(losses) / max(1, len(labels))), accuracy, p
+
+
+def export_onnx(model: nn.Module, path: Path, spec: dict[str, Any]) -> None:
+    wrapped = WithSoftmax(model).cpu().eval()
+    example = torch.zeros(1, 3, spec["height"], spec["width"])
+    with warnings.catch_warnings():  # the TorchScript exporter announces its deprecation
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _export(wrapped, example, path)
+
+
+def _export(wrapped: nn.Module, example: torch.Tensor, path: Path) -> None:
+    torch.onnx.export(
+        wrapped,
+        (example,),
+        str(path),
+        dynamo=False,  # the TorchScript exporter: no onnxscript dependency
+        input_names=["image"],
+        output_names=["probabilities"],
+        dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}},
+        opset_version=ONNX_OPSET,
+    )
+
+
+def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
+    """Train on `dataset_dir`'s train.lst, stop early on val.lst, write model.onnx + metadata.json."""
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    spec = config.input_spec
+    train_x, train_y = load_split(dataset_dir, "train", spec)
+    val_x, val_y = load_split(dataset_dir, "val", spec)
+    loaded = time.perf_counter()
+
+    model = build_model(config.architecture, len(CLASS_ORDER)).to(device)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    steps_per_epoch = -(-len(train_y) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser,
+        max_lr=config.learning_rate,
+        total_steps=steps_per_epoch * config.max_epochs,
+        pct_start=0.15,
+    )
+    rng = np.random.default_rng(config.seed)
+    best: dict[str, Any] = {"val_loss": float("inf")}
+    history = []
+    stale = 0
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        epoch_started = time.perf_counter()
+        total, seen = 0.0, 0
+        batches = list(_batches(len(train_y), config.batch_size, rng))
+        bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not config.progress)
+        for idx in bar:
+            x = torch.from_numpy(normalise(train_x[idx], spec)).to(device)
+            y = torch.from_numpy(train_y[idx]).to(device)
+            loss = nn.functional.cross_entropy(model(x), y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        val_loss, val_accuracy, _ = _evaluate(model, val_x, val_y, spec, device, 256)
+        row = {
+            "epoch": epoch,
+            "train_loss": round(total / max(1, seen), 6),
+            "val_loss": round(val_loss, 6),
+            "val_accuracy": round(val_accuracy, 6),
+            "seconds": round(time.perf_counter() - epoch_started, 2),
+        }
+        history.append(row)
+        if config.progress:
+            tqdm.write(json.dumps(row))
+        if val_loss < best["val_loss"] - 1e-5:
+            best = {"val_loss": val_loss, "val_accuracy": val_accuracy, "epoch": epoch}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            stale = 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    trained = time.perf_counter()
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, out_dir / "model.onnx", spec)
+    manifest_path = Path(dataset_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    metadata: dict[str, Any] = {
+        "class_order": list(CLASS_ORDER),
+        "render_version": RENDER_VERSION,
+        "input": spec,
+        "output": "probabilities",
+        "architecture": config.architecture,
+        "parameters": count_parameters(model),
+        "format": "onnx",
+        "onnx_opset": ONNX_OPSET,
+        "seed": config.seed,
+        "config": {k: v for k, v in asdict(config).items() if k not in ("progress",)},
+        "dataset": {k: manifest.get(k) for k in ("seed", "counts", "variants", "render_version", "packages")},
+        "training": {
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "epochs_run": len(history),
+            "best_epoch": best["epoch"],
+            "val_loss": round(best["val_loss"], 6),
+            "val_accuracy": round(best["val_accuracy"], 6),
+            "load_seconds": round(loaded - started, 2),
+            "train_seconds": round(trained - loaded, 2),
+            "history": history,
+        },
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    return metadata
+
+
+def default_threads() -> int:
+    return max(1, os.cpu_count() or 1)
