@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from scoring.market import BAR_SECONDS, Kline, Trade, bar_open_time, epoch_to_utc
+from scoring.market import BAR_SECONDS, Kline, Trade, epoch_to_utc, window_bar_range
 
 HACKER = "hacker"
 NORMAL = "normal"
@@ -51,15 +51,11 @@ class SimulatedAccount:
 
 
 def window_bars(bars: Sequence[Kline], window_end: datetime, window_hours: int = 24) -> list[Kline]:
-    """The bars of one symbol that a window [end - hours, end) covers, in open_time order.
-
-    A bar belongs to the window when any part of it does: from the bar that holds the window's
-    start up to the last bar opening before its end (what the scoring function queries).
-    """
-    start = window_end - timedelta(hours=window_hours)
-    first = bar_open_time(start)
-    end = window_end.timestamp()
-    return sorted((b for b in bars if first <= b.open_time < end), key=lambda b: b.open_time)
+    """The bars of one symbol that the window [end - hours, end) overlaps, in open_time order:
+    from the bar holding the window's start to the last bar opening before its end, exactly the
+    range the scoring function reads (`scoring.market.window_bar_range`)."""
+    first, last = window_bar_range(window_end - timedelta(hours=window_hours), window_end)
+    return sorted((b for b in bars if first <= b.open_time <= last), key=lambda b: b.open_time)
 
 
 class _AccountBuilder:
