@@ -16,11 +16,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scoring.errors import ConfigurationProblem, RetryLater
 
 _CONFIGS = {
-    "dynamodb": Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=5),
-    "s3": Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=10),
+    "dynamodb": Config(
+        retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=5
+    ),
+    "s3": Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=10),
     # An endpoint call is the slow step: fewer attempts, a longer read.
     "sagemaker-runtime": Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=15
+        retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=15
     ),
 }
 

@@ -18,7 +18,7 @@ from scoring.errors import ConfigurationProblem, EndpointContractError, InvalidS
 from scoring.risk import RiskFlag, RiskRecorder, risk_item
 from scoring.trades import TradesTable
 
-NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1})
+NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 NOW = datetime(2025, 11, 16, 0, 0, tzinfo=timezone.utc)
 
 

@@ -1,0 +1,43 @@
+"""Inputs shared by the benchmarks: a deterministic day of 5-minute bars and an account's trades."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from scoring.market import Kline, Trade, bar_open_time, epoch_to_utc
+
+END = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def sample_day(seed: int, n_trades: int = 20, symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")):
+    """288 bars per symbol ending at END and `n_trades` trades spread over the symbols."""
+    rng = np.random.default_rng(seed)
+    first = bar_open_time(END - timedelta(hours=24))
+    bars: dict[str, list[Kline]] = {}
+    for n, symbol in enumerate(symbols):
+        price = 30_000.0 / (n + 1)
+        day = []
+        for i in range(288):
+            move = rng.normal(0, 0.002)
+            high = price * (1 + abs(rng.normal(0, 0.003)))
+            low = price * (1 - abs(rng.normal(0, 0.003)))
+            day.append(Kline(symbol, first + i * 300, price, high, low, price * (1 + move), 1.0))
+            price *= 1 + move
+        bars[symbol] = day
+    trades = []
+    for k in range(n_trades):
+        symbol = symbols[k % len(symbols)]
+        bar = bars[symbol][int(rng.integers(0, 288))]
+        side = "BUY" if k % 2 == 0 else "SELL"
+        price = float(rng.uniform(bar.low, bar.high))
+        at = epoch_to_utc(bar.open_time + float(rng.uniform(0, 299)))
+        trades.append(Trade("u-bench", f"t-{seed}-{k}", symbol, side, price, 0.1, at))  # type: ignore[arg-type]
+    return bars, sorted(trades, key=lambda t: t.traded_at)

@@ -1,0 +1,91 @@
+"""Render time per chart image: a new figure per image vs the renderer's reused figure (blitting).
+
+    python -m bench.render [--images 300]
+
+Both paths draw the same pixels (tests/unit/test_chart.py proves it); compare the ratio, since
+this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from bench.common import percentile, sample_day
+from scoring.chart import (
+    DOT_DIAMETER_PX,
+    DPI,
+    HEIGHT_PX,
+    MARGIN_PX,
+    WIDTH_PX,
+    chart_points,
+    encode_png,
+    render_chart,
+)
+
+
+def render_with_new_figure(bars, trades) -> bytes:
+    """What a straightforward implementation does: build, draw and encode a figure per image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    points = chart_points(bars, trades)
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
+    canvas = FigureCanvasAgg(figure)
+    inset_x, inset_y = MARGIN_PX / WIDTH_PX, MARGIN_PX / HEIGHT_PX
+    axes = figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
+    axes.set_axis_off()
+    size = DOT_DIAMETER_PX * 72 / DPI
+    for xs, ys, color in ((points.buy_x, points.buy_y, "red"), (points.sell_x, points.sell_y, "green")):
+        axes.plot(
+            xs,
+            ys,
+            linestyle="none",
+            marker="o",
+            markersize=size,
+            markeredgewidth=0,
+            color=color,
+            clip_on=False,
+        )
+    axes.set_xlim(*points.xlim)
+    axes.set_ylim(*points.ylim)
+    canvas.draw()
+    return encode_png(np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[:, :, :3]))
+
+
+def measure(render, cases, repeat: int) -> list[float]:
+    timings = []
+    for _ in range(repeat):
+        for bars, trades in cases:
+            started = time.perf_counter()
+            render(bars, trades)
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=300)
+    args = parser.parse_args()
+    cases = []
+    for seed in range(10):
+        bars, trades = sample_day(seed=seed, n_trades=10 + seed * 2)
+        cases.append((bars["BTC-USD"], [t for t in trades if t.symbol == "BTC-USD"]))
+    repeat = max(1, args.images // len(cases))
+    render_chart(*cases[0])  # build the shared figure outside the timing (first use)
+    render_with_new_figure(*cases[0])
+    reused = measure(render_chart, cases, repeat)
+    fresh = measure(render_with_new_figure, cases, repeat)
+    print(f"render, {len(reused)} images of 288 bars, 10-28 trades (ms per image)")
+    for name, values in (("new figure", fresh), ("reused figure", reused)):
+        print(
+            f"  {name:14s} p50 {statistics.median(values):6.2f}  p99 {percentile(values, 99):6.2f}  mean {statistics.fmean(values):6.2f}"
+        )
+    print(f"  speed-up (p50): {statistics.median(fresh) / statistics.median(reused):.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Where the tools find the stack: resource names from the environment, clients from boto3.
+
+Against AWS, export the stack's outputs (see docs/deploy.md); against the local stack, source
+`.local/stack.env`, which also sets AWS_ENDPOINT_URL so every boto3 client reaches it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import boto3
+from botocore.config import Config
+
+LOCAL_ENV_FILE = ".local/stack.env"
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input, missing configuration): printed without a traceback."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    trades_table: Optional[str]
+    klines_table: Optional[str]
+    risk_table: Optional[str]
+    evidence_bucket: Optional[str]
+    endpoint_name: Optional[str]
+    queue_url: Optional[str]
+    dlq_url: Optional[str]
+
+    @classmethod
+    def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> StackConfig:
+        env = os.environ if environ is None else environ
+        return cls(
+            trades_table=env.get("TRADES_TABLE"),
+            klines_table=env.get("KLINES_TABLE"),
+            risk_table=env.get("RISK_TABLE"),
+            evidence_bucket=env.get("EVIDENCE_BUCKET"),
+            endpoint_name=env.get("ENDPOINT_NAME"),
+            queue_url=env.get("QUEUE_URL"),
+            dlq_url=env.get("DLQ_URL"),
+        )
+
+    def require(self, field: str) -> str:
+        """The named setting, or a UserError that says which variable to set and how."""
+        value = getattr(self, field)
+        if not value:
+            variable = field.upper()
+            raise UserError(
+                f"{variable} is not set: `source {LOCAL_ENV_FILE}` for the local stack, "
+                f"or export the deployed stack's output (docs/deploy.md)"
+            )
+        return str(value)
+
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def client(service: str) -> Any:
+    """A boto3 client from the default chain (AWS_ENDPOINT_URL, when set, points it at the local stack)."""
+    return boto3.client(service, config=_RETRIES)  # type: ignore[call-overload]

@@ -1,0 +1,143 @@
+"""A local stand-in for Lambda's SQS event source mapping.
+
+It does what the mapping does for the scoring function in AWS: long-polls the queue, gathers a
+batch (up to `batch_size` messages or `batching_window` seconds), calls the real handler with a
+Lambda-shaped SQS event, deletes the records that succeeded and leaves the reported failures on
+the queue, where the visibility timeout makes them reappear and the queue's redrive policy takes
+them to the dead-letter queue after maxReceiveCount receipts. A handler that raises leaves the
+whole batch, as Lambda does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name: str = "chartguard-scoring"
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: int = 60
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:chartguard-scoring"
+    log_group_name: str = "/aws/lambda/chartguard-scoring"
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+@dataclass
+class BatchOutcome:
+    received: int
+    succeeded: int
+    failed: int
+    invocation_error: Optional[str] = None
+    seconds: float = 0.0
+
+
+def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One SQS message as Lambda hands it to the function."""
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+            "SenderId": attributes.get("SenderId", "local"),
+            "ApproximateFirstReceiveTimestamp": attributes.get(
+                "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+            ),
+        },
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class SqsEventSource:
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        queue_url: str,
+        handler: Handler,
+        batch_size: int = 10,
+        batching_window: float = 1.0,
+        wait_time: int = 1,
+        context_factory: Callable[[], Any] = LocalLambdaContext,
+    ):
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._handler = handler
+        self._batch_size = batch_size
+        self._window = batching_window
+        self._wait = wait_time
+        self._context_factory = context_factory
+        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self._region = sqs.meta.region_name
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self._window
+        while len(messages) < self._batch_size:
+            remaining = deadline - time.monotonic()
+            response = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(10, self._batch_size - len(messages)),
+                WaitTimeSeconds=self._wait if not messages else 0,
+                AttributeNames=["All"],
+            )
+            batch = response.get("Messages", [])
+            messages.extend(batch)
+            if not batch and (messages or remaining <= 0):
+                break
+            if remaining <= 0:
+                break
+        return messages
+
+    def poll_once(self) -> BatchOutcome:
+        """Receive one batch, invoke the handler, delete what succeeded."""
+        started = time.perf_counter()
+        messages = self._receive()
+        if not messages:
+            return BatchOutcome(0, 0, 0)
+        event = {"Records": [lambda_record(m, self._queue_arn, self._region) for m in messages]}
+        try:
+            response = self._handler(event, self._context_factory())
+        except Exception as error:  # Lambda: the invocation failed, every record comes back
+            return BatchOutcome(len(messages), 0, len(messages), f"{type(error).__name__}: {error}")
+        failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        return BatchOutcome(
+            len(messages), len(done), len(messages) - len(done), seconds=time.perf_counter() - started
+        )
+
+    def run(self, stop: threading.Event, on_batch: Optional[Callable[[BatchOutcome], None]] = None) -> None:
+        """Poll until `stop` is set."""
+        while not stop.is_set():
+            outcome = self.poll_once()
+            if on_batch is not None and outcome.received:
+                on_batch(outcome)
