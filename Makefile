@@ -9,7 +9,24 @@ VENV     := .venv
 VENV39   := .venv39
 PIP_FLAGS := --disable-pip-version-check -q -c requirements.txt
 
-.PHONY: help venv venv39 test test-unit test39 lint format bench layer synth demo local evaluate clean
+# The runtime switch (CDK context `python`): the layer is built by, and for, this Python.
+LAMBDA_PYTHON ?= 3.9
+PY312    ?= env PYENV_VERSION=3.12.1 python3.12
+PY313    ?= env PYENV_VERSION=3.13.0 python3.13
+# tests/infra/test_layer.py runs each built layer under its own interpreter.
+export LAYER_PYTHON_39  = $(PY39)
+export LAYER_PYTHON_312 = $(PY312)
+export LAYER_PYTHON_313 = $(PY313)
+LAYER_PY_3.9  = $(PY39)
+LAYER_PY_3.12 = $(PY312)
+LAYER_PY_3.13 = $(PY313)
+LAYER_MANIFEST := layers/build/python$(LAMBDA_PYTHON)/layers.json
+# The CLI pinned in package.json; no telemetry or notices, so synth needs no network.
+CDK      := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk
+# synth needs an endpoint; deploys name theirs (docs/deploy.md).
+SYNTH_CONTEXT ?= -c endpoint_name=chartguard-synth-check
+
+.PHONY: help venv venv39 test test-unit test39 lint format bench layer synth ci-infra demo local evaluate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +64,38 @@ bench: venv venv39  ## benchmarks: print figures (see README "Performance")
 	$(VENV)/bin/python -m bench.render
 	$(VENV)/bin/python -m bench.handler
 	$(VENV39)/bin/python -m bench.coldstart
+	$(VENV)/bin/python -m bench.training
+
+layers/build/python%/layers.json: requirements.txt layers/build.py
+	$(LAYER_PY_$*) layers/build.py
+
+layer: $(LAYER_MANIFEST)  ## build the function's two Lambda layers for LAMBDA_PYTHON (3.9; or 3.12) into layers/build/
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+synth: venv $(LAYER_MANIFEST) node_modules/.package-lock.json  ## synthesise the CDK app with the real layers into cdk.out/ (no AWS account)
+	$(CDK) synth --no-notices --quiet -c python=$(LAMBDA_PYTHON) $(SYNTH_CONTEXT)
+
+ci-infra: venv  ## CI: build the 3.9 and 3.12 layers; synthesise, cfn-lint and render pixels with each
+	$(MAKE) synth LAMBDA_PYTHON=3.9
+	$(VENV)/bin/cfn-lint cdk.out/Chartguard.template.json
+	$(MAKE) synth LAMBDA_PYTHON=3.12
+	$(VENV)/bin/cfn-lint cdk.out/Chartguard.template.json
+	REQUIRE_BUILT_LAYERS=3.9,3.12 $(VENV)/bin/pytest tests/infra/test_layer.py
+
+# --- training (training/, docs/training.md) ---
+MODEL_DIR ?= artifacts/model
+.PHONY: model train
+
+model: venv  ## the default model into artifacts/model if absent (cached; QUICK=1: the fast small CNN)
+	$(VENV)/bin/python -m training model --out $(MODEL_DIR) $(if $(QUICK),--quick)
+
+train: venv  ## retrain artifacts/model even when present (QUICK=1: the fast small CNN)
+	$(VENV)/bin/python -m training model --out $(MODEL_DIR) --force $(if $(QUICK),--quick)
+
+evaluate: model  ## held-out evaluation of the model: docs/evaluation/ (report, ROC plot, metrics.json)
+	$(VENV)/bin/python -m training evaluate --model $(MODEL_DIR) --out docs/evaluation
 
 clean:  ## remove environments and build output
-	rm -rf $(VENV) $(VENV39) cdk.out layers/build .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(VENV39) cdk.out layers/build node_modules .pytest_cache .ruff_cache .mypy_cache

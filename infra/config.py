@@ -1,0 +1,184 @@
+"""The deployment's settings, read once from CDK context (`cdk.json` or `-c key=value`).
+
+Pure Python: `DeployConfig.from_context` takes any `get(key) -> value`, so tests build configs
+without an App, and a bad or missing setting fails synth with a message naming the key.
+Every key is explained in docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from infra import settings
+from scoring.contracts import DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_LAYER_DIR = REPO / "layers" / "build"
+LAYER_NAMES = ("plotting", "powertools")
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+)$")
+# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?:[:@].+)?$")
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+class ConfigError(ValueError):
+    """A CDK context setting is missing or bad; the message names it."""
+
+
+@dataclass(frozen=True)
+class EcrImage:
+    account: str
+    region: str
+    repository: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Deploy Model + EndpointConfig + Endpoint from a trained artifact (training/artifact.py)."""
+
+    model_data_url: str
+    image: EcrImage
+    instance_type: str
+    initial_instance_count: int
+    max_instance_count: int
+    role_arn: Optional[str]
+
+    @property
+    def model_data_bucket(self) -> str:
+        return _S3_URI.match(self.model_data_url).group(1)  # type: ignore[union-attr]
+
+    @property
+    def model_data_key(self) -> str:
+        return _S3_URI.match(self.model_data_url).group(2)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    python: str
+    layer_dir: Path
+    # exactly one of the two
+    endpoint_name: Optional[str]
+    model: Optional[ModelSource]
+    endpoint_variant: str
+    risk_threshold: float
+    window_hours: int
+    evidence_retention_days: int
+    reserved_concurrency: Optional[int]
+    max_concurrency: Optional[int]
+    alarm_email: Optional[str]
+    business_system_role_arn: Optional[str]
+    analysts_role_arn: Optional[str]
+    data_feed_role_arn: Optional[str]
+
+    @property
+    def layer_zips(self) -> dict[str, Path]:
+        folder = self.layer_dir / f"python{self.python}"
+        return {name: folder / f"{name}.zip" for name in LAYER_NAMES}
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> DeployConfig:
+        python = _text(get, "python") or settings.DEFAULT_PYTHON
+        if python not in settings.SUPPORTED_PYTHONS:
+            raise ConfigError(f"python={python!r}: choose one of {', '.join(settings.SUPPORTED_PYTHONS)}")
+        layer_dir = Path(_text(get, "layer_dir") or DEFAULT_LAYER_DIR)
+        if not layer_dir.is_absolute():
+            layer_dir = REPO / layer_dir
+
+        endpoint_name = _text(get, "endpoint_name")
+        model_data_url = _text(get, "model_data_url")
+        if bool(endpoint_name) == bool(model_data_url):
+            raise ConfigError(
+                "name the model endpoint: either endpoint_name=<an existing endpoint> or "
+                "model_data_url=s3://.../model.tar.gz with image_uri=... to deploy one (docs/deploy.md)"
+            )
+        if endpoint_name and not _ENDPOINT_NAME.match(endpoint_name):
+            raise ConfigError(f"endpoint_name={endpoint_name!r} is not a SageMaker endpoint name")
+        model = _model_source(get, model_data_url) if model_data_url else None
+
+        return cls(
+            python=python,
+            layer_dir=layer_dir,
+            endpoint_name=endpoint_name,
+            model=model,
+            endpoint_variant=_text(get, "endpoint_variant") or settings.DEFAULT_ENDPOINT_VARIANT,
+            risk_threshold=_number(get, "risk_threshold", float, DEFAULT_RISK_THRESHOLD, low=0.0, high=1.0),
+            window_hours=_number(get, "window_hours", int, DEFAULT_WINDOW_HOURS, low=1, high=24 * 7),
+            evidence_retention_days=_number(
+                get, "evidence_retention_days", int, settings.EVIDENCE_RETENTION_DAYS, low=1
+            ),
+            reserved_concurrency=_optional_int(get, "reserved_concurrency", low=1),
+            max_concurrency=_optional_int(get, "max_concurrency", low=2, high=1000),
+            alarm_email=_text(get, "alarm_email"),
+            business_system_role_arn=_role(get, "business_system_role_arn"),
+            analysts_role_arn=_role(get, "analysts_role_arn"),
+            data_feed_role_arn=_role(get, "data_feed_role_arn"),
+        )
+
+
+def _model_source(get: Callable[[str], Any], model_data_url: str) -> ModelSource:
+    if not _S3_URI.match(model_data_url):
+        raise ConfigError(f"model_data_url={model_data_url!r}: give the s3://bucket/key of model.tar.gz")
+    image_uri = _text(get, "image_uri")
+    if not image_uri:
+        raise ConfigError("model_data_url needs image_uri: the SageMaker PyTorch inference image (ECR URI)")
+    image = _ECR_IMAGE.match(image_uri)
+    if not image:
+        raise ConfigError(
+            f"image_uri={image_uri!r}: expected <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>"
+        )
+    instance_type = _text(get, "instance_type") or settings.DEFAULT_ENDPOINT_INSTANCE_TYPE
+    if not _INSTANCE_TYPE.match(instance_type):
+        raise ConfigError(f"instance_type={instance_type!r}: expected e.g. ml.m5.large")
+    initial = _number(get, "endpoint_instances", int, 1, low=1)
+    maximum = _number(get, "endpoint_max_instances", int, initial, low=initial)
+    return ModelSource(
+        model_data_url=model_data_url,
+        image=EcrImage(image.group(1), image.group(2), image.group(3), image_uri),
+        instance_type=instance_type,
+        initial_instance_count=initial,
+        max_instance_count=maximum,
+        role_arn=_role(get, "model_role_arn"),
+    )
+
+
+def _text(get: Callable[[str], Any], key: str) -> Optional[str]:
+    value = get(key)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _number(get, key, kind, default, *, low=None, high=None):  # type: ignore[no-untyped-def]
+    text = _text(get, key)
+    if text is None:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError(f"{key}={text!r} is not a{'n integer' if kind is int else ' number'}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{key}={value} is out of range [{low}, {high if high is not None else '...'}]")
+    return value
+
+
+def _optional_int(
+    get: Callable[[str], Any], key: str, *, low: int, high: Optional[int] = None
+) -> Optional[int]:
+    if _text(get, key) is None:
+        return None
+    return int(_number(get, key, int, None, low=low, high=high))
+
+
+def _role(get: Callable[[str], Any], key: str) -> Optional[str]:
+    arn = _text(get, key)
+    if arn is not None and not _ROLE_ARN.match(arn):
+        raise ConfigError(f"{key}={arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    return arn

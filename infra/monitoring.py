@@ -1,0 +1,113 @@
+"""Alarms on what stops withdrawals from being scored, to one SNS topic (docs/deploy.md explains each)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+FIVE_MINUTES = Duration.minutes(5)
+# A withdrawal waits on its score: one still unscored after this long means the function is not
+# keeping up (or not running at all).
+OLDEST_MESSAGE_AGE_SECONDS = 15 * 60
+# SageMaker reports ModelLatency in microseconds. One image is a few ms of model time; a p90
+# above 1 s for 15 minutes means an overloaded or sick endpoint.
+MODEL_LATENCY_P90_MICROSECONDS = 1_000_000
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        function: lambda_.IFunction,
+        endpoint_name: str,
+        variant_name: str,
+        alarm_email: Optional[str] = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # CloudWatch cannot publish to a topic under the AWS-managed SNS key, hence a key of our own.
+        key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="chartguard alarm topic")
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey")
+        self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        def endpoint_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=name,
+                dimensions_map={"EndpointName": endpoint_name, "VariantName": variant_name},
+                statistic=statistic,
+                period=FIVE_MINUTES,
+            )
+
+        alarms = {
+            "DeadLetters": (
+                "Withdrawal messages reached the dead-letter queue: rejected (bad JSON, missing field) "
+                "or failed MAX_RECEIVE_COUNT times. Read the function's logs, fix, then redrive.",
+                dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                1,
+                1,
+            ),
+            "OldestWithdrawal": (
+                "A withdrawal has waited more than 15 minutes for its score.",
+                queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                OLDEST_MESSAGE_AGE_SECONDS,
+                1,
+            ),
+            "FunctionErrors": (
+                "The scoring function failed whole invocations (crash, timeout, a store or the endpoint "
+                "unavailable): their messages return to the queue.",
+                function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                2,
+            ),
+            "FunctionThrottles": (
+                "The scoring function was throttled: raise reserved concurrency or the account limit.",
+                function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                2,
+            ),
+            "Endpoint5xx": (
+                "The model endpoint answered 5xx errors: withdrawals are retried, then dead-lettered.",
+                endpoint_metric("Invocation5XXErrors", "Sum"),
+                1,
+                2,
+            ),
+            "EndpointLatency": (
+                "The model endpoint's p90 model latency stayed above 1 s.",
+                endpoint_metric("ModelLatency", "p90"),
+                MODEL_LATENCY_P90_MICROSECONDS,
+                3,
+            ),
+        }
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        for name, (description, metric, threshold, periods) in alarms.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                name,
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=periods,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(actions.SnsAction(self.topic))
+            alarm.add_ok_action(actions.SnsAction(self.topic))
+            self.alarms[name] = alarm

@@ -1,0 +1,184 @@
+"""The chartguard stack: wires the components and their permissions (shared/DESIGN.md, Architecture)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from aws_cdk import App, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from infra import settings
+from infra.config import DeployConfig
+from infra.evidence import EvidenceBucket
+from infra.model_endpoint import ModelEndpoint
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge
+from infra.queue import WithdrawalQueue
+from infra.scoring_function import ScoringFunction
+from infra.tables import DataTables
+
+
+class ChartguardStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        timeout = Duration.seconds(settings.FUNCTION_TIMEOUT_SECONDS)
+
+        self.queue = WithdrawalQueue(self, "Withdrawals", function_timeout=timeout)
+        self.tables = DataTables(self, "Tables")
+        self.evidence = EvidenceBucket(self, "Evidence", retention_days=config.evidence_retention_days)
+        self.endpoint = ModelEndpoint(
+            self,
+            "ModelEndpoint",
+            variant_name=config.endpoint_variant,
+            endpoint_name=config.endpoint_name,
+            model=config.model,
+        )
+        self.scoring = ScoringFunction(
+            self,
+            "Scoring",
+            python=config.python,
+            layer_zips=config.layer_zips,
+            queue=self.queue.queue,
+            reserved_concurrency=config.reserved_concurrency,
+            max_concurrency=config.max_concurrency,
+            environment={  # contract 7
+                "TRADES_TABLE": self.tables.trades.table_name,
+                "KLINES_TABLE": self.tables.klines.table_name,
+                "RISK_TABLE": self.tables.risk.table_name,
+                "EVIDENCE_BUCKET": self.evidence.bucket.bucket_name,
+                "ENDPOINT_NAME": self.endpoint.endpoint_name,
+                "RISK_THRESHOLD": f"{config.risk_threshold:.2f}",
+                "WINDOW_HOURS": str(config.window_hours),
+                "POWERTOOLS_SERVICE_NAME": settings.SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+                "MPLCONFIGDIR": "/tmp",  # matplotlib's cache; the only writable path on Lambda
+            },
+        )
+        function = self.scoring.function
+
+        # What the function does, and nothing more: Query the trades and klines, a conditional
+        # PutItem on the risk table, PutObject under evidence/, InvokeEndpoint on its endpoint.
+        self.tables.trades.grant(function, "dynamodb:Query")
+        self.tables.klines.grant(function, "dynamodb:Query")
+        self.tables.risk.grant(function, "dynamodb:PutItem")
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["s3:PutObject"],  # grant_put would add s3:Abort* and object-lock/tagging writes
+            resource_arns=[self.evidence.bucket.arn_for_objects(f"{settings.EVIDENCE_PREFIX}*")],
+        )
+        self.endpoint.grant_invoke(function)
+        risk_arn, bucket_arn = self._arn_token(self.tables.risk), self._arn_token(self.evidence.bucket)
+        acknowledge(
+            function,
+            {
+                f"AwsSolutions-IAM5[Resource::{risk_arn}/index/*]": "CDK's table grant also names the "
+                "table's indexes; PutItem through an index does not exist, so it adds nothing.",
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{settings.EVIDENCE_PREFIX}*]": "The function "
+                "writes one object per image under the evidence prefix, and nowhere else.",
+            },
+        )
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            queue=self.queue.queue,
+            dead_letter_queue=self.queue.dead_letter_queue,
+            function=function,
+            endpoint_name=self.endpoint.endpoint_name,
+            variant_name=self.endpoint.variant_name,
+            alarm_email=config.alarm_email,
+        )
+        self._grant_people_and_systems(config, risk_arn, bucket_arn)
+        self._outputs()
+
+    def _grant_people_and_systems(self, config: DeployConfig, risk_arn: str, bucket_arn: str) -> None:
+        """Managed policies for the business system, the analysts and the data feed, attached to
+        the roles named in context (same account), and exported for anyone else to attach."""
+        sender = self._managed_policy(
+            "BusinessSystemPolicy",
+            "Send withdrawal messages (contract 1) to the chartguard queue",
+            config.business_system_role_arn,
+        )
+        self.queue.queue.grant_send_messages(sender)
+
+        analysts = self._managed_policy(
+            "AnalystsPolicy",
+            "Read chartguard's risk table (and its by-day index) and the evidence images",
+            config.analysts_role_arn,
+        )
+        self.tables.risk.grant_read_data(analysts)
+        self.evidence.bucket.grant_read(analysts, f"{settings.EVIDENCE_PREFIX}*")
+
+        feed = self._managed_policy(
+            "DataFeedPolicy",
+            "Write trades (contract 2) and 5-minute klines (contract 3) into chartguard's tables",
+            config.data_feed_role_arn,
+        )
+        self.tables.trades.grant_write_data(feed)
+        self.tables.klines.grant_write_data(feed)
+
+        acknowledge(
+            analysts,
+            {
+                f"AwsSolutions-IAM5[Resource::{risk_arn}/index/*]": "Analysts list a day's flags through "
+                "the by-day index.",
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{settings.EVIDENCE_PREFIX}*]": "Analysts open "
+                "any evidence image.",
+                "AwsSolutions-IAM5[Action::s3:GetObject*]": "CDK's bucket read grant (object and its "
+                "versions, tags, ACL), held to the evidence prefix.",
+                "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK's bucket read grant (bucket location "
+                "and settings) on the evidence bucket only.",
+                "AwsSolutions-IAM5[Action::s3:List*]": "CDK's bucket read grant: listing the evidence bucket.",
+            },
+        )
+        self.policies = {"BusinessSystem": sender, "Analysts": analysts, "DataFeed": feed}
+
+    def _arn_token(self, construct: Construct) -> str:
+        """How cdk-nag writes a resource's ARN in finding IDs: `<LogicalId.Arn>`."""
+        return f"<{self.resolve(self.get_logical_id(construct.node.default_child))}.Arn>"  # type: ignore[arg-type]
+
+    def _managed_policy(
+        self, construct_id: str, description: str, role_arn: Optional[str]
+    ) -> iam.ManagedPolicy:
+        roles = (
+            [iam.Role.from_role_arn(self, f"{construct_id}Role", role_arn, mutable=False)] if role_arn else []
+        )
+        return iam.ManagedPolicy(self, construct_id, description=description, roles=roles)
+
+    def _outputs(self) -> None:
+        outputs = {
+            "QueueUrl": (self.queue.queue.queue_url, "Where the business system sends withdrawal messages"),
+            "QueueArn": (self.queue.queue.queue_arn, "The withdrawal queue's ARN"),
+            "DeadLetterQueueUrl": (self.queue.dead_letter_queue.queue_url, "Failed and rejected withdrawals"),
+            "TradesTableName": (self.tables.trades.table_name, "Contract 2"),
+            "KlinesTableName": (self.tables.klines.table_name, "Contract 3"),
+            "RiskTableName": (self.tables.risk.table_name, "Contract 4; analysts query its by-day index"),
+            "EvidenceBucketName": (self.evidence.bucket.bucket_name, "Chart images behind each risk record"),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe on-call here"),
+            "ScoringFunctionName": (self.scoring.function.function_name, "The scoring Lambda function"),
+            "EndpointName": (self.endpoint.endpoint_name, "The SageMaker endpoint the function calls"),
+        }
+        for name, policy in self.policies.items():
+            outputs[f"{name}PolicyArn"] = (policy.managed_policy_arn, policy.node.id)
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+
+def add_chartguard(app: App) -> ChartguardStack:
+    """The app's one stack, configured from the app's context (raises ConfigError if it is bad).
+
+    cdk-nag's AwsSolutions pack checks it at synth: a finding that is not acknowledged with a
+    reason fails the synth. The acknowledgments go into the template's metadata, for auditors.
+    """
+    config = DeployConfig.from_context(app.node.try_get_context)
+    stack = ChartguardStack(
+        app,
+        app.node.try_get_context("stack_name") or "Chartguard",
+        config=config,
+        description="chartguard: withdrawal-time account-takeover detection (trades as charts, scored on SageMaker)",
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+    return stack

@@ -1,0 +1,74 @@
+"""CDK context -> DeployConfig: a bad or missing setting stops synth with a message naming it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra import settings
+from infra.config import ConfigError, DeployConfig
+
+EXISTING = {"endpoint_name": "chart-classifier"}
+MODEL = {
+    "model_data_url": "s3://models/chart-v1/model.tar.gz",
+    "image_uri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3.0-cpu-py311",
+}
+
+
+def config(**context: Any) -> DeployConfig:
+    return DeployConfig.from_context(context.get)
+
+
+def test_defaults_are_the_design_cards() -> None:
+    c = config(**EXISTING)
+    assert c.python == settings.DEFAULT_PYTHON == "3.9"
+    assert c.risk_threshold == 0.90 and c.window_hours == 24
+    assert c.model is None and c.endpoint_name == "chart-classifier"
+    assert c.layer_zips["plotting"].parts[-2:] == ("python3.9", "plotting.zip")
+
+
+def test_runtime_switch_selects_the_layer_build_too() -> None:
+    c = config(python="3.12", layer_dir="elsewhere", **EXISTING)
+    assert c.python == "3.12"
+    assert c.layer_zips["powertools"] == c.layer_dir / "python3.12" / "powertools.zip"
+    assert c.layer_dir.is_absolute() and c.layer_dir.name == "elsewhere"  # relative to the repository
+
+
+def test_deploying_from_a_model_reads_its_artifact_and_image() -> None:
+    c = config(instance_type="ml.c5.xlarge", endpoint_max_instances="4", **MODEL)
+    assert c.endpoint_name is None and c.model is not None
+    assert (c.model.model_data_bucket, c.model.model_data_key) == ("models", "chart-v1/model.tar.gz")
+    assert (c.model.image.account, c.model.image.region, c.model.image.repository) == (
+        "763104351884",
+        "us-east-1",
+        "pytorch-inference",
+    )
+    assert (c.model.initial_instance_count, c.model.max_instance_count) == (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({}, "endpoint_name"),  # neither
+        ({**EXISTING, **MODEL}, "endpoint_name"),  # both
+        ({**EXISTING, "python": "3.10"}, "python"),
+        ({**EXISTING, "risk_threshold": "1.5"}, "risk_threshold"),
+        ({**EXISTING, "window_hours": "a day"}, "window_hours"),
+        ({**EXISTING, "analysts_role_arn": "risk-analysts"}, "analysts_role_arn"),
+        ({**EXISTING, "max_concurrency": "1"}, "max_concurrency"),
+        ({"model_data_url": "models/model.tar.gz", "image_uri": MODEL["image_uri"]}, "model_data_url"),
+        ({"model_data_url": MODEL["model_data_url"]}, "image_uri"),
+        ({**MODEL, "image_uri": "pytorch-inference:latest"}, "image_uri"),
+        ({**MODEL, "endpoint_instances": "2", "endpoint_max_instances": "1"}, "endpoint_max_instances"),
+    ],
+)
+def test_bad_settings_are_named(context: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        config(**context)
+
+
+def test_queue_settings_follow_lambdas_guidance() -> None:
+    assert settings.QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * settings.FUNCTION_TIMEOUT_SECONDS
+    assert settings.QUEUE_RETENTION_DAYS >= 4  # Friday evening to Tuesday morning
+    assert settings.QUEUE_RETENTION_DAYS < settings.DEAD_LETTER_RETENTION_DAYS <= 14
