@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             build_model(
                 args.out, "quick" if args.quick or quick_requested() else "default", progress=progress
             )
-        ensure_model(args.out, quick=args.quick)
+        ensure_model(args.out, quick=args.quick, progress=progress)
         from training.artifact import read_metadata
 
         meta = read_metadata(args.out)

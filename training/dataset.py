@@ -133,7 +133,7 @@ def iter_rendered(charts: Sequence[Chart], progress: bool = False) -> Iterator[t
     if progress:
         from tqdm import tqdm
 
-        items = tqdm(charts, desc="render", unit="img", leave=False)  # type: ignore[assignment]
+        items = tqdm(charts, desc="render", unit="img", leave=False, disable=None)  # type: ignore[assignment]
     for chart in items:
         yield chart, render_chart(chart.bars, chart.trades)
 

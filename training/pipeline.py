@@ -92,7 +92,7 @@ def build_model(
     return metadata
 
 
-def ensure_model(model_dir: Path, quick: bool = False) -> Path:
+def ensure_model(model_dir: Path, quick: bool = False, *, progress: bool = True) -> Path:
     """Return `model_dir`, training the model first when it holds no complete artifact.
 
     A quick model satisfies a quick request only; a default (full) model satisfies both.
@@ -112,5 +112,5 @@ def ensure_model(model_dir: Path, quick: bool = False) -> Path:
         if not good_enough():  # another process may have built it while we waited
             profile = "quick" if quick else "default"
             log.info("training the %s model into %s", profile, model_dir)
-            build_model(model_dir, profile)
+            build_model(model_dir, profile, progress=progress)
     return model_dir

@@ -156,7 +156,13 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
         epoch_started = time.perf_counter()
         total, seen = 0.0, 0
         batches = list(_batches(len(train_y), config.batch_size, rng))
-        bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not config.progress)
+        bar = tqdm(
+            batches,
+            desc=f"epoch {epoch}",
+            unit="batch",
+            leave=False,
+            disable=None if config.progress else True,
+        )
         for idx in bar:
             x = torch.from_numpy(normalise(train_x[idx], spec)).to(device)
             y = torch.from_numpy(train_y[idx]).to(device)
