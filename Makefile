@@ -44,7 +44,12 @@ $(VENV39)/.installed: requirements.txt pyproject.toml
 venv: $(VENV)/.installed  ## the development environment (Python 3.11: everything)
 venv39: $(VENV39)/.installed  ## the Lambda runtime's environment (Python 3.9: function + tests)
 
-test: venv venv39  ## run the whole suite under 3.11, then the function's tests under 3.9
+.PHONY: chromium
+chromium:  ## Debian's chromium for the HTML report's headless test (installed only when missing)
+	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: venv venv39 chromium  ## run the whole suite under 3.11, then the function's tests under 3.9
 	$(VENV)/bin/pytest
 	$(VENV39)/bin/pytest tests/unit tests/integration
 
