@@ -37,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="train on a dataset directory")
     train.add_argument("--dataset", type=Path, required=True)
     train.add_argument("--out", type=Path, required=True)
-    train.add_argument("--architecture", default="resnet18", choices=("resnet18", "small_cnn"))
+    train.add_argument(
+        "--architecture", default="resnet18", choices=("resnet18", "resnet18_narrow", "small_cnn")
+    )
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--height", type=int, default=77)
     train.add_argument("--width", type=int, default=128)
     train.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--patience", type=int, default=3)
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")
     evaluate.add_argument("--model", type=Path, default=Path("artifacts/model"))
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             height=args.height,
             width=args.width,
             seed=args.seed,
+            learning_rate=args.learning_rate,
+            patience=args.patience,
             progress=progress,
         )
         meta = run_training(args.dataset, args.out, config)

@@ -184,7 +184,7 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
         }
         history.append(row)
         if config.progress:
-            tqdm.write(json.dumps(row))
+            print(json.dumps(row), flush=True)
         if val_loss < best["val_loss"] - 1e-5:
             best = {"val_loss": val_loss, "val_accuracy": val_accuracy, "epoch": epoch}
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
