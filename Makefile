@@ -49,7 +49,7 @@ chromium:  ## Debian's chromium for the HTML report's headless test (installed o
 	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-test: venv venv39 chromium  ## run the whole suite under 3.11, then the function's tests under 3.9
+test: venv venv39 chromium quick-model  ## run the whole suite under 3.11, then the function's tests under 3.9
 	$(VENV)/bin/pytest
 	$(VENV39)/bin/pytest tests/unit tests/integration
 
@@ -82,25 +82,36 @@ node_modules/.package-lock.json: package.json package-lock.json
 synth: venv $(LAYER_MANIFEST) node_modules/.package-lock.json  ## synthesise the CDK app with the real layers into cdk.out/ (no AWS account)
 	$(CDK) synth --no-notices --quiet -c python=$(LAMBDA_PYTHON) $(SYNTH_CONTEXT)
 
-ci-infra: venv  ## CI: build the 3.9 and 3.12 layers; synthesise, cfn-lint and render pixels with each
+ci-infra: venv venv39  ## CI: build (twice: reproducible?) and synthesise the 3.9 and 3.12 layers; cfn-lint; render pixels
 	$(MAKE) synth LAMBDA_PYTHON=3.9
 	$(VENV)/bin/cfn-lint cdk.out/Chartguard.template.json
+	$(PY39) layers/build.py --verify
 	$(MAKE) synth LAMBDA_PYTHON=3.12
 	$(VENV)/bin/cfn-lint cdk.out/Chartguard.template.json
 	REQUIRE_BUILT_LAYERS=3.9,3.12 $(VENV)/bin/pytest tests/infra/test_layer.py
 
 # --- training (training/, docs/training.md) ---
 MODEL_DIR ?= artifacts/model
-.PHONY: model train
+.PHONY: model quick-model train local demo
 
 model: venv  ## the default model into artifacts/model if absent (cached; QUICK=1: the fast small CNN)
 	$(VENV)/bin/python -m training model --out $(MODEL_DIR) $(if $(QUICK),--quick)
+
+quick-model: venv  ## a model for the end-to-end tests: the cached one, else the quick small CNN (~1-2 min)
+	$(VENV)/bin/python -m training model --out $(MODEL_DIR) --quick
 
 train: venv  ## retrain artifacts/model even when present (QUICK=1: the fast small CNN)
 	$(VENV)/bin/python -m training model --out $(MODEL_DIR) --force $(if $(QUICK),--quick)
 
 evaluate: model  ## held-out evaluation of the model: docs/evaluation/ (report, ROC plot, metrics.json)
 	$(VENV)/bin/python -m training evaluate --model $(MODEL_DIR) --out docs/evaluation
+
+# --- the whole system on this machine (chartguard/local_stack.py, chartguard/demo.py) ---
+local: venv  ## the local stack: moto + endpoint stand-in + event source; writes .local/stack.env (Ctrl-C stops)
+	$(VENV)/bin/chartguard local
+
+demo: venv  ## the main job end to end with no AWS account: simulated accounts scored, report written
+	$(VENV)/bin/chartguard demo
 
 clean:  ## remove environments and build output
 	rm -rf $(VENV) $(VENV39) cdk.out layers/build node_modules .pytest_cache .ruff_cache .mypy_cache

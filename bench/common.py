@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from chartguard.percentiles import percentile  # noqa: F401  (re-exported for the benchmarks)
 from scoring.market import Kline, Trade, bar_open_time, epoch_to_utc
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def sample_day(seed: int, n_trades: int = 20, symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")):

@@ -107,7 +107,7 @@ def main() -> None:
                 stages.setdefault(stage, []).append(ms)
     overhead = [total - endpoint for total, endpoint in zip(totals, stages["endpoint"])]
     print(f"handler, {len(totals)} messages, 20 trades in 2 symbols, every message flagged and written (ms)")
-    for name, values in [("total", totals), ("overhead", overhead)] + sorted(stages.items()):
+    for name, values in [("total", totals), ("overhead", overhead), *sorted(stages.items())]:
         print(f"  {name:9s} p50 {statistics.median(values):7.2f}  p99 {percentile(values, 99):7.2f}")
     standin.terminate()
     server.stop()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import random
 import signal
 import sys
@@ -38,6 +39,21 @@ FAULTS = {
     "InternalFailure": HTTPStatus.INTERNAL_SERVER_ERROR,
     "ModelError": HTTPStatus.FAILED_DEPENDENCY,
 }
+
+
+def serving_interpreter() -> str:
+    """A Python that can run the model's inference code: this one if it has onnxruntime, else the
+    project's 3.11 environment (onnxruntime has no wheels for 3.9, the Lambda runtime the
+    function's own tests also run under). CHARTGUARD_SERVING_PYTHON overrides both."""
+    explicit = os.environ.get("CHARTGUARD_SERVING_PYTHON")
+    if explicit:
+        return explicit
+    if importlib.util.find_spec("onnxruntime") is not None:
+        return sys.executable
+    candidate = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+    if candidate.exists():
+        return str(candidate)
+    raise RuntimeError("no Python with onnxruntime for the endpoint stand-in: run `make venv`")
 
 
 def load_inference_module(model_dir: Path) -> ModuleType:

@@ -44,6 +44,9 @@ class BatchOutcome:
     failed: int
     invocation_error: Optional[str] = None
     seconds: float = 0.0
+    # Per message that succeeded: its id and the time from SQS's SentTimestamp to its deletion.
+    done: list[tuple[str, float]] = field(default_factory=list)
+    failed_ids: list[str] = field(default_factory=list)
 
 
 def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -122,7 +125,10 @@ class SqsEventSource:
         try:
             response = self._handler(event, self._context_factory())
         except Exception as error:  # Lambda: the invocation failed, every record comes back
-            return BatchOutcome(len(messages), 0, len(messages), f"{type(error).__name__}: {error}")
+            ids = [m["MessageId"] for m in messages]
+            return BatchOutcome(
+                len(messages), 0, len(messages), f"{type(error).__name__}: {error}", failed_ids=ids
+            )
         failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
@@ -131,8 +137,17 @@ class SqsEventSource:
                 QueueUrl=self._queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+        now_ms = time.time() * 1000
         return BatchOutcome(
-            len(messages), len(done), len(messages) - len(done), seconds=time.perf_counter() - started
+            len(messages),
+            len(done),
+            len(messages) - len(done),
+            seconds=time.perf_counter() - started,
+            done=[
+                (m["MessageId"], now_ms - float(m.get("Attributes", {}).get("SentTimestamp", now_ms)))
+                for m in done
+            ],
+            failed_ids=sorted(failed),
         )
 
     def run(self, stop: threading.Event, on_batch: Optional[Callable[[BatchOutcome], None]] = None) -> None:

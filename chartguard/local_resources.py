@@ -32,6 +32,9 @@ class ResourceNames:
     endpoint_name: str = "chart-classifier"
 
 
+DEFAULT_NAMES = ResourceNames()
+
+
 @dataclass(frozen=True)
 class CreatedResources:
     names: ResourceNames
@@ -88,7 +91,7 @@ def create_resources(
     dynamodb: Any,
     sqs: Any,
     s3: Any,
-    names: ResourceNames = ResourceNames(),
+    names: ResourceNames = DEFAULT_NAMES,
     visibility_timeout: int = LOCAL_VISIBILITY_TIMEOUT_SECONDS,
 ) -> CreatedResources:
     """Tables, bucket, dead-letter queue and queue with its redrive policy."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
+from chartguard.endpoint_standin import serving_interpreter
 from chartguard.local_resources import ResourceNames, create_resources
 from tests.conftest import FUNCTION_ENV
 
@@ -24,17 +24,10 @@ MODEL_DIR = Path(os.environ.get("CHARTGUARD_MODEL_DIR", REPO / "artifacts" / "mo
 
 
 def serving_python() -> str:
-    """An interpreter that can run the model's inference code (onnxruntime has no 3.9 wheels)."""
-    explicit = os.environ.get("CHARTGUARD_SERVING_PYTHON")
-    if explicit:
-        return explicit
-    probe = subprocess.run([sys.executable, "-c", "import onnxruntime"], capture_output=True)
-    if probe.returncode == 0:
-        return sys.executable
-    candidate = REPO / ".venv" / "bin" / "python"
-    if candidate.exists():
-        return str(candidate)
-    pytest.skip("no interpreter with onnxruntime for the endpoint stand-in: run `make venv`")
+    try:
+        return serving_interpreter()
+    except RuntimeError as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,317 @@
+"""The whole stack on one machine, no AWS account: `chartguard local` (and `make local`).
+
+- moto's server on 127.0.0.1: DynamoDB, SQS (queue + dead-letter queue with the redrive
+  policy) and S3, with the tables, index, queue and bucket made from the definitions the CDK
+  stack uses (scoring.contracts, infra.settings);
+- the SageMaker-Runtime stand-in in its own process, serving the trained model through the
+  model artifact's inference code (a small model is trained first if none is cached);
+- an event-source runner that calls the real scoring handler with Lambda-shaped SQS events.
+
+Once ready it writes `.local/stack.env` (export lines for any boto3 program) and prints it; it
+runs until SIGINT/SIGTERM and then stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import boto3
+
+from chartguard.endpoint_standin import serving_interpreter
+from chartguard.event_source import BatchOutcome, SqsEventSource
+from chartguard.local_resources import DEFAULT_NAMES, CreatedResources, ResourceNames, create_resources
+from infra.settings import BATCH_SIZE, MAX_BATCHING_WINDOW_SECONDS
+
+DEFAULT_MODEL_DIR = Path("artifacts/model")
+DEFAULT_ENV_FILE = Path(".local/stack.env")
+REGION = "us-east-1"
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+@dataclass
+class RunnerStats:
+    batches: int = 0
+    received: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    invocation_errors: int = 0
+    done: dict[str, float] = field(default_factory=dict)  # message id -> ms from send to deletion
+    failed_receipts: dict[str, int] = field(default_factory=dict)  # message id -> failed receipts
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, outcome: BatchOutcome) -> None:
+        with self.lock:
+            self.batches += 1
+            self.received += outcome.received
+            self.succeeded += outcome.succeeded
+            self.failed += outcome.failed
+            self.invocation_errors += 1 if outcome.invocation_error else 0
+            self.done.update(outcome.done)
+            for message_id in outcome.failed_ids:
+                self.failed_receipts[message_id] = self.failed_receipts.get(message_id, 0) + 1
+
+
+def ensure_local_model(model_dir: Path) -> Path:
+    """The cached model, or a quick one trained now (a full model from `make model` is used if present)."""
+    if (model_dir / "metadata.json").exists() and (model_dir / "code" / "inference.py").exists():
+        return model_dir  # no need to import the trainer (and PyTorch) to serve a cached model
+    from training.pipeline import ensure_model
+
+    return ensure_model(model_dir, quick=True)
+
+
+class LocalStack:
+    """Start with `with LocalStack(...) as stack:`; everything stops on exit."""
+
+    def __init__(
+        self,
+        *,
+        model_dir: Path = DEFAULT_MODEL_DIR,
+        host: str = "127.0.0.1",
+        moto_port: int = 0,
+        endpoint_port: int = 0,
+        names: ResourceNames = DEFAULT_NAMES,
+        batch_size: int = BATCH_SIZE,
+        batching_window: float = MAX_BATCHING_WINDOW_SECONDS,
+        visibility_timeout: Optional[int] = None,
+        fail_rate: float = 0.0,
+        run_function: bool = True,
+        log: Any = None,
+    ):
+        self.model_dir = model_dir
+        self.host = host
+        self.moto_port = moto_port
+        self.endpoint_port = endpoint_port
+        self.names = names
+        self.batch_size = batch_size
+        self.batching_window = batching_window
+        self.visibility_timeout = visibility_timeout
+        self.fail_rate = fail_rate
+        self.run_function = run_function
+        self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+        self.stats = RunnerStats()
+        self.env: dict[str, str] = {}
+        self.resources: Optional[CreatedResources] = None
+        self.endpoint_url = ""
+        self._moto: Any = None
+        self._standin: Optional[subprocess.Popen[str]] = None
+        self._stop = threading.Event()
+        self._runner: Optional[threading.Thread] = None
+        self._saved_environ: dict[str, Optional[str]] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        started = time.perf_counter()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server: no line per request
+        self.log("local stack: starting moto's server (DynamoDB, SQS, S3)")
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self._moto.start()
+        moto_host, moto_port = self._moto.get_host_and_port()
+        moto_url = f"http://{moto_host}:{moto_port}"
+
+        self.log(f"local stack: model at {self.model_dir} (training a quick one if none is cached)")
+        ensure_local_model(self.model_dir)
+        self.endpoint_url = self._start_standin()
+
+        base = {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_url}
+        clients = {
+            name: boto3.client(name, endpoint_url=moto_url, region_name=REGION, **_credentials())
+            for name in ("dynamodb", "sqs", "s3")
+        }
+        extra = {} if self.visibility_timeout is None else {"visibility_timeout": self.visibility_timeout}
+        self.resources = create_resources(**clients, names=self.names, **extra)
+        self.env = {
+            **base,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.endpoint_url,
+            **self.resources.function_environment(),
+            "QUEUE_URL": self.resources.queue_url,
+            "DLQ_URL": self.resources.dlq_url,
+        }
+        if self.run_function:
+            self._start_runner()
+        self.log(f"local stack: ready in {time.perf_counter() - started:.1f}s")
+
+    def _start_standin(self) -> str:
+        command = [
+            serving_interpreter(), "-m", "chartguard.endpoint_standin",
+            "--model-dir", str(self.model_dir),
+            "--endpoint-name", self.names.endpoint_name,
+            "--host", self.host, "--port", str(self.endpoint_port),
+            "--fail-rate", str(self.fail_rate),
+        ]  # fmt: skip
+        self._standin = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self._standin.stdout is not None
+        line = self._standin.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the endpoint stand-in did not start: {line.strip() or 'no output'}")
+        self.log(f"local stack: SageMaker-Runtime stand-in {line.strip()}")
+        return line.split()[2]
+
+    def _start_runner(self) -> None:
+        # The function reads its configuration from the environment, as in Lambda.
+        function_env = {
+            **self.env,
+            "POWERTOOLS_SERVICE_NAME": "chartguard-scoring",
+            "POWERTOOLS_METRICS_NAMESPACE": "Chartguard",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
+        for name, value in function_env.items():
+            self._saved_environ.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        from scoring import handler
+        from scoring.clients import client
+        from scoring.config import get_settings
+
+        for cache in (get_settings, handler.collaborators, client):
+            cache.cache_clear()
+        assert self.resources is not None
+        source = SqsEventSource(
+            sqs=boto3.client("sqs"),
+            queue_url=self.resources.queue_url,
+            handler=handler.lambda_handler,
+            batch_size=self.batch_size,
+            batching_window=self.batching_window,
+        )
+        self._runner = threading.Thread(target=source.run, args=(self._stop, self.stats.add), daemon=True)
+        self._runner.start()
+        self.log(f"local stack: event source polling {self.resources.queue_url} (batch {self.batch_size})")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._runner is not None:
+            self._runner.join(timeout=30)
+            self._runner = None
+        if self._standin is not None:
+            self._standin.terminate()
+            try:
+                self._standin.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._standin.kill()
+                self._standin.wait()
+            self._standin = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
+
+    # -- what clients need ------------------------------------------------------------------
+    def export_lines(self) -> str:
+        return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in self.env.items())
+
+    def write_env_file(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# written by `chartguard local`; valid while it runs\n" + self.export_lines())
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=REGION, **_credentials()
+        )
+
+    def wait_until_drained(self, expected: int, timeout: float = 600.0, progress: Any = None) -> bool:
+        """Wait until the runner has handled `expected` receipts' worth of messages and the queue is empty."""
+        assert self.resources is not None
+        sqs = self.client("sqs")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=self.resources.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            )
+            if progress is not None:
+                progress(self.stats, waiting)
+            if waiting == 0 and self.stats.succeeded >= expected:
+                return True
+            time.sleep(0.5)
+        return False
+
+
+def _credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with LocalStack(
+        model_dir=args.model_dir,
+        moto_port=args.moto_port,
+        endpoint_port=args.endpoint_port,
+        fail_rate=args.fail_rate,
+    ) as stack:
+        stack.write_env_file(args.env_file)
+        print(f"# the local stack is up; `source {args.env_file}` in another shell, then e.g.:")
+        print("#   chartguard send --user-id u-123 --withdrawal-id w-1")
+        print(stack.export_lines(), end="", flush=True)
+        last = -1
+        while not stopping.wait(5):
+            if stack.stats.received != last:
+                last = stack.stats.received
+                s = stack.stats
+                print(
+                    f"# scored {s.succeeded}, failed {s.failed} (retried or dead-lettered), batches {s.batches}",
+                    flush=True,
+                )
+        print("# stopping", flush=True)
+    args.env_file.unlink(missing_ok=True)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="run the whole stack on this machine (moto, endpoint stand-in, event source)",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: chartguard local   # then, elsewhere: source .local/stack.env",
+    )
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
+    parser.add_argument("--moto-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--endpoint-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--fail-rate", type=float, default=0.0, help="share of endpoint calls to fail (fault drill)"
+    )
+    parser.set_defaults(run=_run_local)
