@@ -608,8 +608,9 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 _ENVIRONMENT = (
-    "Reads RISK_TABLE (and TRADES_TABLE, KLINES_TABLE, the evidence bucket named in each record) with "
-    "the default AWS credential chain; `source .local/stack.env` points it at the local stack."
+    "Reads the tables named by RISK_TABLE (TRADES_TABLE and KLINES_TABLE for trace and report)\n"
+    "and the evidence objects each record names, with the default AWS credential chain;\n"
+    "`source .local/stack.env` points it at the local stack."
 )
 
 

@@ -155,6 +155,7 @@ table { border-collapse: collapse; background: #fff; width: 100%; }
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
 th { background: #eef1f4; font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
 tr.total td { font-weight: 600; background: #f8fafc; }
+td.nowrap { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .card { background: #fff; border: 1px solid #d9dee4; border-radius: 8px; padding: 18px 20px; margin: 18px 0; }
 .score { display: inline-block; min-width: 54px; text-align: center; border-radius: 4px; padding: 1px 6px;
@@ -218,9 +219,9 @@ def _summary_table(entries: Sequence[ReportEntry]) -> str:
             "<tr>"
             f'<td class="num">{rank}</td>'
             f"<td>{_score_badge(record.get('score'))}</td>"
-            f'<td><a href="#flag-{rank}">{escape(record.get("user_id"))}</a></td>'
-            f"<td>{escape(record.get('withdrawal_id'))}</td>"
-            f"<td>{escape(record.get('requested_at'))}</td>"
+            f'<td class="nowrap"><a href="#flag-{rank}">{escape(record.get("user_id"))}</a></td>'
+            f'<td class="nowrap">{escape(record.get("withdrawal_id"))}</td>'
+            f'<td class="nowrap">{escape(record.get("requested_at"))}</td>'
             f"<td>{escape(_symbol_scores_text(record))}</td>"
             f'<td class="num">{escape(record.get("trade_count"))}</td>'
             f"<td>{escape(_amount_text(record))}</td>"

@@ -7,7 +7,6 @@ analyst would see them.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -15,13 +14,11 @@ import math
 import re
 import shutil
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from chartguard import analyst
-from chartguard.config import UserError
 from chartguard.local_resources import put_items
 from scoring.chart import render_chart
 from scoring.market import BAR_SECONDS, Kline, Trade, epoch_to_utc, window_bar_range
@@ -154,15 +151,10 @@ def flagged(aws):
 
 
 def cli(argv: list[str]) -> int:
-    """The analyst subcommands through argparse, as `chartguard.cli.main` registers and runs them."""
-    parser = argparse.ArgumentParser(prog="chartguard")
-    analyst.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except UserError as error:
-        print(f"chartguard {args.command}: {error}", file=sys.stderr)
-        return 2
+    """`chartguard ARGV` in this process, as the installed command runs it."""
+    from chartguard.cli import main
+
+    return main(argv)
 
 
 def test_flags_lists_a_day_highest_score_first(flagged, capsys):
