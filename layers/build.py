@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -191,10 +192,10 @@ def check_imports(site: Path) -> None:
 
 def zip_folder(folder: Path, archive: Path) -> None:
     """Zip `folder` as the layer's `python/` tree: sorted entries, fixed dates and modes."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    files = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
-        for path in files:
-            info = zipfile.ZipInfo(f"python/{path.relative_to(folder).as_posix()}", ZIP_DATE)
+        for name, path in files:
+            info = zipfile.ZipInfo(f"python/{name}", ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
             info.external_attr = (0o100000 | mode) << 16
@@ -265,8 +266,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "layers" / "build")
     parser.add_argument("--constraints", type=Path, default=REPO / "requirements.txt")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="rebuild in a temporary folder and check the zips are byte-identical to those in --out",
+    )
     args = parser.parse_args()
-    build(args.out.resolve(), args.constraints.resolve())
+    if not args.verify:
+        build(args.out.resolve(), args.constraints.resolve())
+        return
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    built = json.loads((args.out / python / "layers.json").read_text())["layers"]
+    with tempfile.TemporaryDirectory() as scratch:
+        again = build(Path(scratch), args.constraints.resolve())
+    different = [name for name in built if built[name]["sha256"] != again[name]["sha256"]]
+    if different:
+        raise SystemExit(f"not reproducible: {', '.join(different)} differ between two builds")
+    print(f"reproducible: {python} layers rebuilt byte for byte")
 
 
 if __name__ == "__main__":
