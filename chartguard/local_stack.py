@@ -14,6 +14,7 @@ runs until SIGINT/SIGTERM and then stops everything it started.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shlex
@@ -22,13 +23,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+import urllib.request
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import boto3
 
-from chartguard.endpoint_standin import serving_interpreter
+from chartguard.endpoint_standin import FaultPlan, serving_interpreter
 from chartguard.event_source import BatchOutcome, SqsEventSource
 from chartguard.local_resources import DEFAULT_NAMES, CreatedResources, ResourceNames, create_resources
 from infra.settings import BATCH_SIZE, MAX_BATCHING_WINDOW_SECONDS
@@ -233,6 +235,17 @@ class LocalStack:
     def write_env_file(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# written by `chartguard local`; valid while it runs\n" + self.export_lines())
+
+    def set_faults(self, plan: FaultPlan) -> dict[str, Any]:
+        """Change the endpoint stand-in's fault plan; returns its counters."""
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/_standin/faults",
+            data=json.dumps(asdict(plan)).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return dict(json.loads(response.read()))
 
     def client(self, service: str) -> Any:
         return boto3.client(

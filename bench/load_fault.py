@@ -1,0 +1,244 @@
+"""Load and fault drill through the local stack: every message must be accounted for.
+
+    python -m bench.load_fault [--messages 5000] [--accounts 250]
+
+Simulated accounts (thieves and customers) ask to withdraw again and again; 2% of the messages
+are malformed, 1% are sent twice, and the endpoint stand-in fails 10% of its calls for a
+stretch (the first 40% of the run). Afterwards each message sent is either done (flagged in the
+risk table, or scored below the threshold / no activity) or in the dead-letter queue with the
+reason the function logged; no withdrawal has two records or two sets of evidence. Throughput
+and latency are printed. tests/integration/test_load_fault.py runs it at a small size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import statistics
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from chartguard.business import send_withdrawal, withdrawal_message
+from chartguard.endpoint_standin import FaultPlan
+from chartguard.local_resources import put_items
+from chartguard.local_stack import DEFAULT_MODEL_DIR, LocalStack
+from chartguard.percentiles import percentile
+from scoring.market import format_utc
+
+SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
+MALFORMED = (
+    "not json",
+    '{"withdrawal_id": "w-no-user"}',
+    '{"user_id": "u", "withdrawal_id": "w", "requested_at": "soon"}',
+)
+
+
+@dataclass
+class DrillReport:
+    sent: int = 0
+    malformed_sent: int = 0
+    duplicates_sent: int = 0
+    done: int = 0
+    dead_lettered: int = 0
+    dead_letter_reasons: Counter = field(default_factory=Counter)
+    unaccounted: list[str] = field(default_factory=list)
+    good_in_dlq: list[str] = field(default_factory=list)
+    flagged_withdrawals: int = 0
+    below_threshold_or_idle: int = 0
+    duplicate_records: int = 0
+    extra_evidence: int = 0
+    injected_faults: int = 0
+    failed_receipts: int = 0
+    seconds: float = 0.0
+    throughput_per_s: float = 0.0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    precision: float = 0.0
+    recall: float = 0.0
+
+    @property
+    def all_accounted(self) -> bool:
+        return (
+            not self.unaccounted
+            and not self.good_in_dlq
+            and self.duplicate_records == 0
+            and self.extra_evidence == 0
+        )
+
+
+def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages, empty = [], 0
+    while empty < 2:
+        batch = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+        ).get("Messages", [])
+        messages.extend(batch)
+        empty = empty + 1 if not batch else 0
+    return messages
+
+
+def run_drill(
+    *,
+    messages: int,
+    accounts: int,
+    seed: int = 11,
+    model_dir: Path = DEFAULT_MODEL_DIR,
+    fault_rate: float = 0.10,
+    fault_share: float = 0.40,
+    visibility_timeout: int = 2,
+    log: Any = print,
+) -> DrillReport:
+    from training.market_data import synthetic_klines
+    from training.simulate import simulate_accounts
+
+    rng = random.Random(seed)
+    report = DrillReport()
+    window_end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    with LocalStack(model_dir=model_dir, visibility_timeout=visibility_timeout, log=log) as stack:
+        assert stack.resources is not None
+        names = stack.resources.names
+        dynamodb, sqs, s3 = stack.client("dynamodb"), stack.client("sqs"), stack.client("s3")
+        from scoring import handler  # the runner calls it in this process: read its failure log
+
+        function_log = io.StringIO()
+        handler.logger.registered_handler.stream = function_log
+
+        market = synthetic_klines(SYMBOLS, window_end, 2, seed)
+        population = simulate_accounts(market, accounts // 5, accounts - accounts // 5, seed, window_end)
+        put_items(dynamodb, names.klines_table, (b.to_item() for series in market.values() for b in series))
+        put_items(dynamodb, names.trades_table, (t.to_item() for a in population for t in a.trades))
+        log(f"drill: {len(population)} accounts loaded; sending {messages} messages")
+
+        stack.set_faults(FaultPlan(rate=fault_rate, code="ServiceUnavailable", seed=seed))
+        good: dict[str, str] = {}  # message id -> withdrawal id
+        malformed: set[str] = set()
+        started = time.perf_counter()
+        stop_faults_after = int(messages * fault_share)
+
+        def end_stretch() -> None:
+            while stack.stats.succeeded < stop_faults_after and not stopped.is_set():
+                time.sleep(0.2)
+            report.injected_faults = stack.set_faults(FaultPlan(rate=0.0))["failed_injected"]
+            log(f"drill: fault stretch over after {stack.stats.succeeded} messages")
+
+        stopped = threading.Event()
+        stretch = threading.Thread(target=end_stretch, daemon=True)
+        stretch.start()
+        n = 0
+        while report.sent < messages:
+            if rng.random() < 0.02:
+                message_id = sqs.send_message(
+                    QueueUrl=stack.resources.queue_url, MessageBody=rng.choice(MALFORMED)
+                )["MessageId"]
+                malformed.add(message_id)
+                report.malformed_sent += 1
+                report.sent += 1
+                continue
+            account = population[n % len(population)]
+            body = withdrawal_message(account.user_id, f"w-drill-{n:06d}", format_utc(window_end))
+            n += 1
+            copies = 2 if rng.random() < 0.01 and report.sent + 1 < messages else 1
+            for _ in range(copies):
+                good[send_withdrawal(sqs, stack.resources.queue_url, body)] = body["withdrawal_id"]
+                report.sent += 1
+            report.duplicates_sent += copies - 1
+
+        def progress(stats: Any, waiting: int) -> None:
+            now = time.perf_counter()
+            if now - progress.last >= 10:  # type: ignore[attr-defined]
+                progress.last = now  # type: ignore[attr-defined]
+                log(f"drill: done {stats.succeeded}, failed receipts {stats.failed}, waiting {waiting}")
+
+        progress.last = time.perf_counter()  # type: ignore[attr-defined]
+        drained = stack.wait_until_drained(len(good), timeout=3 * 3600, progress=progress)
+        report.seconds = time.perf_counter() - started
+        stopped.set()
+        stretch.join(timeout=5)
+        if not drained:
+            log("drill: the queue did not drain in time")
+
+        dead = _drain_queue(sqs, stack.resources.dlq_url)
+        reasons = {}
+        for line in function_log.getvalue().splitlines():
+            entry = json.loads(line)
+            if entry.get("message") == "withdrawal not scored" and entry.get("message_id"):
+                reasons[entry["message_id"]] = f"{entry['reason']}: {entry['detail']}"
+        dead_ids = {m["MessageId"] for m in dead}
+        done_ids = set(stack.stats.done)
+        report.done = len(done_ids)
+        report.dead_lettered = len(dead_ids)
+        report.dead_letter_reasons = Counter(
+            reasons.get(i, "no reason logged").split(":")[0] for i in dead_ids
+        )
+        report.unaccounted = sorted((set(good) | malformed) - done_ids - dead_ids)
+        report.good_in_dlq = sorted(set(good) & dead_ids)
+        report.failed_receipts = stack.stats.failed
+
+        records = []
+        for page in dynamodb.get_paginator("scan").paginate(TableName=names.risk_table):
+            records.extend(page["Items"])
+        per_withdrawal = Counter(item["withdrawal_id"]["S"] for item in records)
+        report.duplicate_records = sum(count - 1 for count in per_withdrawal.values())
+        report.flagged_withdrawals = len(per_withdrawal)
+        evidence = Counter()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=names.evidence_bucket):
+            for obj in page.get("Contents", []):
+                evidence[obj["Key"].split("/")[3]] += 1
+        symbols_of = {item["withdrawal_id"]["S"]: len(item["symbol_scores"]["M"]) for item in records}
+        report.extra_evidence = sum(max(0, evidence[w] - symbols_of.get(w, 0)) for w in evidence)
+        report.below_threshold_or_idle = len({good[i] for i in done_ids if i in good} - set(per_withdrawal))
+
+        labels = {a.user_id: a.label for a in population}
+        flagged_users = {item["user_id"]["S"] for item in records}
+        thieves = {u for u, label in labels.items() if label == "hacker"}
+        report.precision = len(flagged_users & thieves) / len(flagged_users) if flagged_users else 1.0
+        report.recall = len(flagged_users & thieves) / len(thieves) if thieves else 1.0
+        latencies = list(stack.stats.done.values())
+        report.throughput_per_s = len(done_ids) / report.seconds if report.seconds else 0.0
+        report.latency_p50_ms = statistics.median(latencies) if latencies else 0.0
+        report.latency_p99_ms = percentile(latencies, 99)
+    return report
+
+
+def print_report(report: DrillReport) -> None:
+    print(
+        f"load and fault drill: {report.sent} messages ({report.malformed_sent} malformed, {report.duplicates_sent} duplicated)"
+    )
+    print(
+        f"  endpoint faults injected: {report.injected_faults} (10% of calls during the stretch); failed receipts {report.failed_receipts}"
+    )
+    print(
+        f"  done: {report.done}  = flagged withdrawals {report.flagged_withdrawals} + below threshold or no activity {report.below_threshold_or_idle} + duplicate deliveries"
+    )
+    print(f"  dead-lettered: {report.dead_lettered}, by logged reason: {dict(report.dead_letter_reasons)}")
+    print(f"  unaccounted: {len(report.unaccounted)}; well-formed in the DLQ: {len(report.good_in_dlq)}; "
+          f"duplicate records: {report.duplicate_records}; extra evidence objects: {report.extra_evidence}")  # fmt: skip
+    print(f"  accounts flagged vs truth: precision {report.precision:.3f}, recall {report.recall:.3f}")
+    print(f"  throughput {report.throughput_per_s:.1f} messages/s over {report.seconds:.0f} s; "
+          f"latency send->done p50 {report.latency_p50_ms:.0f} ms, p99 {report.latency_p99_ms:.0f} ms")  # fmt: skip
+    print(f"  every message accounted for: {'yes' if report.all_accounted else 'NO'}")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--accounts", type=int, default=250)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    args = parser.parse_args(argv)
+    report = run_drill(
+        messages=args.messages, accounts=args.accounts, seed=args.seed, model_dir=args.model_dir
+    )
+    print_report(report)
+    return 0 if report.all_accounted else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

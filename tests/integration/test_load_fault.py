@@ -1,0 +1,23 @@
+"""The load and fault drill at CI size: every message accounted for, nothing recorded twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.load_fault import print_report, run_drill
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_every_message_is_flagged_scored_or_dead_lettered_with_a_reason(model_dir, capsys):
+    report = run_drill(
+        messages=150, accounts=30, seed=3, model_dir=model_dir, fault_rate=0.5, log=lambda m: None
+    )
+    print_report(report)
+    assert report.malformed_sent > 0 and report.injected_faults > 0
+    assert report.unaccounted == [] and report.good_in_dlq == []
+    assert report.dead_lettered == report.malformed_sent
+    assert set(report.dead_letter_reasons) == {"rejected"}
+    assert report.duplicate_records == 0 and report.extra_evidence == 0
+    assert report.done == report.sent - report.malformed_sent
+    assert report.flagged_withdrawals > 0 and report.below_threshold_or_idle > 0
