@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import sys
+import textwrap
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -182,7 +183,7 @@ FLAG_COLUMNS = ("SCORE", "USER", "WITHDRAWAL", "REQUESTED_AT", "SYMBOLS", "TRADE
 def flags_table(records: Sequence[Mapping[str, Any]]) -> str:
     rows = [
         (
-            f"{float(r.get('score', 0)):.3f}",
+            f"{float(r.get('score', 0)):.4f}",
             r.get("user_id"),
             r.get("withdrawal_id"),
             r.get("requested_at"),
@@ -202,7 +203,7 @@ def record_text(record: Mapping[str, Any]) -> str:
         ("user", record.get("user_id")),
         ("withdrawal", record.get("withdrawal_id")),
         ("requested at", record.get("requested_at")),
-        ("score", f"{float(record.get('score', 0)):.3f} (threshold {record.get('threshold', '?')})"),
+        ("score", f"{plain(record.get('score'))} (threshold {plain(record.get('threshold'))})"),
         ("symbols", symbol_scores_text(record)),
         (
             "trades",
@@ -390,7 +391,7 @@ def trace_text(trace: tracing.Trace) -> str:
     if not trace.flows:
         return header + "\nno trades in the window"
     table = format_table(tracing.TRACE_COLUMNS, tracing.trace_rows(trace), right=(1, 3, 4, 5, 6, 7))
-    footer = [f"{tracing.VALUE_MOVED_RULE}."]
+    footer = textwrap.wrap(f"{tracing.VALUE_MOVED_RULE}.", width=100)
     if trace.unpriced:
         footer.append(
             f"* {trace.unpriced} trade(s) in bars missing from the klines table: counted, not valued."

@@ -188,7 +188,7 @@ def _score_badge(score: Any) -> str:
     except (TypeError, ValueError):
         return '<span class="score low">?</span>'
     grade = "" if value >= 0.97 else "mid" if value >= 0.9 else "low"
-    return f'<span class="score {grade}">{value:.3f}</span>'
+    return f'<span class="score {grade}">{value:.4f}</span>'
 
 
 def _symbol_scores_text(record: Mapping[str, Any]) -> str:
@@ -224,7 +224,7 @@ def _summary_table(entries: Sequence[ReportEntry]) -> str:
             f'<td class="nowrap">{escape(record.get("requested_at"))}</td>'
             f"<td>{escape(_symbol_scores_text(record))}</td>"
             f'<td class="num">{escape(record.get("trade_count"))}</td>'
-            f"<td>{escape(_amount_text(record))}</td>"
+            f'<td class="nowrap">{escape(_amount_text(record))}</td>'
             f"<td>{escape(_top_counterparty(entry))}</td>"
             "</tr>"
         )

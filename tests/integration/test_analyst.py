@@ -173,7 +173,7 @@ def test_flags_lists_a_day_highest_score_first(flagged, capsys):
     assert cli(["flags", "--day", DAY, "--limit", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == list(analyst.FLAG_COLUMNS)
-    assert [line.split()[:2] for line in lines[2:]] == [["0.970", THIEF], ["0.950", ODD_USER.split()[0]]]
+    assert [line.split()[:2] for line in lines[2:]] == [["0.9700", THIEF], ["0.9500", ODD_USER.split()[0]]]
     assert "BTC-USD:0.970 ETH-USD:0.410" in lines[2] and "1.5 BTC" in lines[2] and "open" in lines[2]
 
     assert cli(["flags", "--day", DAY, "--min-score", "0.94", "--json"]) == 0
@@ -186,7 +186,7 @@ def test_show_prints_the_records_and_downloads_the_evidence(flagged, capsys, tmp
     assert cli(["show", THIEF, "--download", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     uri = f"s3://{FUNCTION_ENV['EVIDENCE_BUCKET']}/evidence/{DAY}/{THIEF}/w-1/BTC-USD.png"
-    assert uri in out and "0.970 (threshold 0.9)" in out and "w-1" in out
+    assert uri in out and "0.97 (threshold 0.9)" in out and "w-1" in out
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
     assert written == [f"{DAY}/{THIEF}/w-1/BTC-USD.png", f"{DAY}/{THIEF}/w-1/ETH-USD.png"]
     assert (tmp_path / written[0]).read_bytes() == images(thief_trades()[:5])["BTC-USD"]

@@ -188,7 +188,7 @@ def test_flags_table_is_aligned_and_terminal_safe():
     text = analyst.flags_table([RECORD, {**RECORD, "user_id": "u-\x1b[31mred", "score": Decimal("0.9123")}])
     lines = text.splitlines()
     assert lines[0].split() == list(analyst.FLAG_COLUMNS)
-    assert lines[2].startswith("0.970  u-1") and "BTC-USD:0.970 ETH-USD:0.410" in lines[2]
+    assert lines[2].startswith("0.9700  u-1") and "BTC-USD:0.970 ETH-USD:0.410" in lines[2]
     assert "\x1b" not in text and "u-\ufffd[31mred" in lines[3]
     assert lines[2].index("w-1") == lines[0].index("WITHDRAWAL") == lines[3].index("w-1")
 
