@@ -17,10 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Sequence
 
-from matplotlib import dates as mdates
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from chartguard.trace import VALUE_MOVED_RULE, Trace, money, quantity
 from scoring.market import BAR_SECONDS, Kline, Trade, epoch_to_utc, format_utc
 
@@ -51,6 +47,11 @@ def render_human_chart(
     window_end: datetime,
 ) -> bytes:
     """The symbol's 5-minute candles over the window with the account's trades marked (PNG bytes)."""
+    # Imported here: matplotlib costs a second at import, and only `report` draws.
+    from matplotlib import dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     width, height = HUMAN_CHART_SIZE_PX
     figure = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, facecolor="white")
     FigureCanvasAgg(figure)
