@@ -84,10 +84,10 @@ synth: venv $(LAYER_MANIFEST) node_modules/.package-lock.json  ## synthesise the
 
 ci-infra: venv venv39  ## CI: build (twice: reproducible?) and synthesise the 3.9 and 3.12 layers; cfn-lint; render pixels
 	$(MAKE) synth LAMBDA_PYTHON=3.9
-	$(VENV)/bin/cfn-lint cdk.out/Chartguard.template.json
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/Chartguard.template.json
 	$(PY39) layers/build.py --verify
 	$(MAKE) synth LAMBDA_PYTHON=3.12
-	$(VENV)/bin/cfn-lint cdk.out/Chartguard.template.json
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/Chartguard.template.json
 	REQUIRE_BUILT_LAYERS=3.9,3.12 $(VENV)/bin/pytest tests/infra/test_layer.py
 
 # --- training (training/, docs/training.md) ---

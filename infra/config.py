@@ -108,7 +108,7 @@ class DeployConfig:
             endpoint_name=endpoint_name,
             model=model,
             endpoint_variant=_text(get, "endpoint_variant") or settings.DEFAULT_ENDPOINT_VARIANT,
-            risk_threshold=_number(get, "risk_threshold", float, DEFAULT_RISK_THRESHOLD, low=0.0, high=1.0),
+            risk_threshold=_threshold(get),
             window_hours=_number(get, "window_hours", int, DEFAULT_WINDOW_HOURS, low=1, high=24 * 7),
             evidence_retention_days=_number(
                 get, "evidence_retention_days", int, settings.EVIDENCE_RETENTION_DAYS, low=1
@@ -148,6 +148,13 @@ def _model_source(get: Callable[[str], Any], model_data_url: str) -> ModelSource
     )
 
 
+def _threshold(get: Callable[[str], Any]) -> float:
+    threshold = float(_number(get, "risk_threshold", float, DEFAULT_RISK_THRESHOLD))
+    if not 0.0 < threshold < 1.0:  # the function's settings refuse 0 and 1 too
+        raise ConfigError(f"risk_threshold={threshold} must lie strictly between 0 and 1")
+    return threshold
+
+
 def _text(get: Callable[[str], Any], key: str) -> Optional[str]:
     value = get(key)
     if value is None:
@@ -156,7 +163,15 @@ def _text(get: Callable[[str], Any], key: str) -> Optional[str]:
     return text or None
 
 
-def _number(get, key, kind, default, *, low=None, high=None):  # type: ignore[no-untyped-def]
+def _number(
+    get: Callable[[str], Any],
+    key: str,
+    kind: Callable[[str], Any],
+    default: Any,
+    *,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+) -> Any:
     text = _text(get, key)
     if text is None:
         return default

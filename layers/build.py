@@ -35,6 +35,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM = "manylinux2014_x86_64"
@@ -102,7 +103,7 @@ def installed_distributions(site: Path) -> dict[str, tuple[str, Path]]:
 
 def remove_distribution(site: Path, info: Path) -> None:
     """Delete every file an installed distribution's RECORD lists, then its empty folders."""
-    folders = set()
+    folders: set[Path] = set()
     for line in (info / "RECORD").read_text(encoding="utf-8").splitlines():
         relative = line.rsplit(",", 2)[0]
         path = (site / relative).resolve()
@@ -211,13 +212,13 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(out: Path, constraints: Path) -> dict[str, dict[str, object]]:
+def build(out: Path, constraints: Path) -> dict[str, dict[str, Any]]:
     python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
     target = out / f"python{python_version}"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     pins = read_pins(constraints)
-    report: dict[str, dict[str, object]] = {}
+    report: dict[str, dict[str, Any]] = {}
     earlier: dict[str, tuple[str, Path]] = {}
     for layer, packages in LAYERS.items():
         started = time.monotonic()
@@ -256,8 +257,8 @@ def build(out: Path, constraints: Path) -> dict[str, dict[str, object]]:
         )
     manifest = {"python": python_version, "platform": PLATFORM, "layers": report}
     (target / "layers.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    total_unzipped = sum(int(r["unzipped_bytes"]) for r in report.values())  # type: ignore[call-overload]
-    total_zipped = sum(int(r["zipped_bytes"]) for r in report.values())  # type: ignore[call-overload]
+    total_unzipped = sum(int(r["unzipped_bytes"]) for r in report.values())
+    total_zipped = sum(int(r["zipped_bytes"]) for r in report.values())
     print(f"total: {total_unzipped / 1e6:.1f} MB unzipped, {total_zipped / 1e6:.1f} MB zipped")
     return report
 

@@ -54,6 +54,7 @@ def test_deploying_from_a_model_reads_its_artifact_and_image() -> None:
         ({**EXISTING, **MODEL}, "endpoint_name"),  # both
         ({**EXISTING, "python": "3.10"}, "python"),
         ({**EXISTING, "risk_threshold": "1.5"}, "risk_threshold"),
+        ({**EXISTING, "risk_threshold": "0"}, "risk_threshold"),
         ({**EXISTING, "window_hours": "a day"}, "window_hours"),
         ({**EXISTING, "analysts_role_arn": "risk-analysts"}, "analysts_role_arn"),
         ({**EXISTING, "max_concurrency": "1"}, "max_concurrency"),

@@ -127,6 +127,16 @@ def test_runtime_is_python39_by_default_and_312_with_the_switch(
             assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
 
 
+def test_every_supported_python_has_a_lambda_runtime() -> None:
+    from infra.scoring_function import RUNTIMES
+
+    assert {v: RUNTIMES[v].name for v in settings.SUPPORTED_PYTHONS} == {
+        "3.9": "python3.9",
+        "3.12": "python3.12",
+        "3.13": "python3.13",
+    }
+
+
 def test_both_layers_are_attached(any_synth: Synth) -> None:
     layers = any_synth.resources("AWS::Lambda::LayerVersion")
     assert len(layers) == 2
