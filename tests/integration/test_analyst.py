@@ -310,6 +310,18 @@ def test_report_renders_in_headless_chromium(flagged, tmp_path):
     subprocess.run(command, check=True, capture_output=True, timeout=60)
     assert shot.exists()
     with Image.open(shot) as image:
-        assert image.size == (1280, 2000)
-        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+        rgb = image.convert("RGB")
+        assert rgb.size == (1280, 2000)
+        colours = rgb.getcolors(maxcolors=1 << 20)
+        header = rgb.getpixel((5, 5))
     assert colours is None or len(colours) > 50, "the screenshot is blank"
+    # The inline stylesheet applied: the page header's dark band (#1f2937) is at the top.
+    assert header == (0x1F, 0x29, 0x37), header
+
+
+def test_a_table_that_does_not_exist_is_one_line_and_exit_status_2(flagged, monkeypatch, capsys):
+    monkeypatch.setenv("RISK_TABLE", "no-such-table")
+    assert cli(["flags", "--day", DAY]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chartguard flags: query no-such-table index by-day") and "ResourceNotFound" in err
+    assert "Traceback" not in err

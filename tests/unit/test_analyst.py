@@ -125,6 +125,50 @@ def test_money_keeps_small_prices_readable():
     )
 
 
+# --- reading the risk table ------------------------------------------------------------------------
+
+
+class PagedDynamoDB:
+    """Answers Query with fixed pages, as DynamoDB does past 1 MB or past Limit."""
+
+    def __init__(self, pages: list[list[str]]):
+        self.pages = pages
+        self.queries: list[dict] = []
+
+    def query(self, **request):
+        self.queries.append(dict(request))
+        index = int(request.get("ExclusiveStartKey", {}).get("page", {}).get("N", "0"))
+        items = [{"user_id": {"S": u}, "score": {"N": "0.95"}} for u in self.pages[index]]
+        page = {"Items": items[: request.get("Limit", len(items))]}
+        if index + 1 < len(self.pages):
+            page["LastEvaluatedKey"] = {"page": {"N": str(index + 1)}}
+        return page
+
+
+def test_flags_follow_every_page_of_the_by_day_index_highest_first():
+    dynamodb = PagedDynamoDB([["u-1", "u-2"], ["u-3"], ["u-4"]])
+    records = analyst.flags_of_day(dynamodb, "risk", "2026-11-20", min_score=0.95)
+    assert [r["user_id"] for r in records] == ["u-1", "u-2", "u-3", "u-4"] and records[0]["score"] == Decimal(
+        "0.95"
+    )
+    first = dynamodb.queries[0]
+    assert first["IndexName"] == "by-day" and first["ScanIndexForward"] is False
+    assert first["KeyConditionExpression"] == "#day = :day AND #score >= :min"
+    assert first["ExpressionAttributeValues"][":min"] == {"N": "0.95"}
+    assert [q.get("ExclusiveStartKey") for q in dynamodb.queries] == [
+        None,
+        {"page": {"N": "1"}},
+        {"page": {"N": "2"}},
+    ]
+
+
+def test_a_limit_stops_reading_pages():
+    dynamodb = PagedDynamoDB([["u-1", "u-2"], ["u-3", "u-4"], ["u-5"]])
+    records = analyst.flags_of_day(dynamodb, "risk", "2026-11-20", limit=3)
+    assert [r["user_id"] for r in records] == ["u-1", "u-2", "u-3"]
+    assert [q["Limit"] for q in dynamodb.queries] == [3, 1]
+
+
 # --- plain values, table, CSV ------------------------------------------------------------------------
 
 
