@@ -9,6 +9,7 @@ improving, keeps the best epoch and exports it to ONNX with softmax on top, besi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import time
@@ -29,6 +30,7 @@ from training.models import WithSoftmax, build_model, count_parameters
 from training.serving.inference import normalise, resize
 
 ONNX_OPSET = 17
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,7 +43,8 @@ class TrainConfig:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     batch_size: int = 64
     max_epochs: int = 12
-    patience: int = 3  # epochs without a better validation loss before stopping
+    patience: int = 3  # epochs without a better validation loss before stopping ...
+    min_epochs: int = 0  # ... counted only from here on (0: half of max_epochs, once the rate decays)
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 20261122
@@ -183,15 +186,15 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
             "seconds": round(time.perf_counter() - epoch_started, 2),
         }
         history.append(row)
-        if config.progress:
-            print(json.dumps(row), flush=True)
+        log.info("epoch %s", json.dumps(row))
         if val_loss < best["val_loss"] - 1e-5:
             best = {"val_loss": val_loss, "val_accuracy": val_accuracy, "epoch": epoch}
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             stale = 0
         else:
             stale += 1
-            if stale >= config.patience:
+            min_epochs = config.min_epochs or config.max_epochs // 2
+            if stale >= config.patience and epoch >= min_epochs:
                 break
     model.load_state_dict(best_state)
     trained = time.perf_counter()

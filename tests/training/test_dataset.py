@@ -13,7 +13,7 @@ from training.dataset import build_dataset, read_lst
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("ds") / "data"
-    manifest = build_dataset(out, 60, 60, seed=4, days=6, progress=False)
+    manifest = build_dataset(out, 30, 30, seed=4, days=4, progress=False)
     return out, manifest
 
 
@@ -37,7 +37,7 @@ def test_split_is_75_25_by_account_and_reproducible(dataset, tmp_path):
     assert abs(val_accounts / len(split_of_user) - 0.25) < 0.02
     train, val = read_lst(out / "train.lst"), read_lst(out / "val.lst")
     assert len(train) + len(val) == len(records) == manifest["counts"]["images"]
-    again = build_dataset(tmp_path / "again", 60, 60, seed=4, days=6, progress=False)
+    again = build_dataset(tmp_path / "again", 30, 30, seed=4, days=4, progress=False)
     assert (tmp_path / "again" / "train.lst").read_text() == (out / "train.lst").read_text()
     assert again["counts"] == manifest["counts"]
 
@@ -49,7 +49,7 @@ def test_manifest_records_render_version_pins_seed_and_counts(dataset):
     assert on_disk["seed"] == 4 and on_disk["class_order"] == ["hacker", "normal"]
     assert on_disk["packages"]["matplotlib"] == "3.9.4" and on_disk["packages"]["numpy"] == "2.0.2"
     counts = on_disk["counts"]
-    assert counts["hacker_train"] + counts["hacker_val"] >= 60
-    assert counts["normal_train"] + counts["normal_val"] >= 60
+    assert counts["hacker_train"] + counts["hacker_val"] >= 30
+    assert counts["normal_train"] + counts["normal_val"] >= 30
     accounts = [json.loads(line) for line in (out / "accounts.jsonl").read_text().splitlines()]
     assert all(a["trades"] and "trade_key" in a["trades"][0] for a in accounts)

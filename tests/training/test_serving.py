@@ -38,7 +38,7 @@ def tiny_model(tmp_path_factory):
     """A real (if brief) training run through ensure_model, on a tiny profile."""
     saved = dict(pipeline.PROFILES)
     pipeline.PROFILES["quick"] = {
-        "images_per_class": 40,
+        "images_per_class": 24,
         "train": {"architecture": "small_cnn", "max_epochs": 1, "patience": 1, "height": 39, "width": 64},
     }
     try:
