@@ -77,7 +77,7 @@ def flags_of_day(
     limit: Optional[int] = None,
     min_score: Optional[float] = None,
 ) -> list[dict[str, Any]]:
-    """The day's risk records, highest score first: a Query on the by-day index, newest pages last."""
+    """The day's risk records, highest score first: a Query on the by-day index, every page."""
     names = {"#day": RISK_BY_DAY_INDEX.partition.name}
     values: dict[str, Any] = {":day": {"S": day}}
     condition = "#day = :day"

@@ -305,6 +305,13 @@ def test_report_html_says_what_is_missing_instead_of_failing():
     assert "No flags" in empty
 
 
+def test_the_zoom_finds_the_two_busiest_hours():
+    trades = [trade(n, "BUY", 100, 1, bar=b) for n, b in enumerate([0, 40, 41, 42, 60, 100])]
+    first, last = report.busiest_span(trades)
+    assert (first, last) == (at(40), at(60))  # 40..60 is 20 bars = 100 min: 4 trades
+    assert report.busiest_span(trades[:1]) == (at(0), at(0))
+
+
 def test_human_chart_is_a_png_of_the_promised_size():
     from PIL import Image
 
