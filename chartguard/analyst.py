@@ -333,8 +333,12 @@ def download_evidence(s3: Any, records: Sequence[Mapping[str, Any]], directory: 
     for record in records:
         for uri in record.get("evidence") or []:
             path = download_path(directory, uri)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(fetch_object(s3, uri))
+            body = fetch_object(s3, uri)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(body)
+            except OSError as error:
+                raise UserError(f"cannot write {path}: {error.strerror or error}") from error
             written.append(path)
     return written
 
@@ -484,8 +488,11 @@ def write_report(
         entries=entries,
         generated_at=datetime.now(timezone.utc),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(document, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(document, encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot write {out}: {error.strerror or error}") from error
     return len(entries)
 
 
@@ -560,8 +567,11 @@ def run_export(args: argparse.Namespace) -> int:
     if args.out == "-":
         write_csv(records, sys.stdout)
     else:
-        with open(args.out, "w", newline="", encoding="utf-8") as out:
-            write_csv(records, out)
+        try:
+            with open(args.out, "w", newline="", encoding="utf-8") as out:
+                write_csv(records, out)
+        except OSError as error:
+            raise UserError(f"cannot write {args.out}: {error.strerror or error}") from error
         print(f"wrote {len(records)} flags of {days[0]}..{days[-1]} to {args.out}", file=sys.stderr)
     return 0
 

@@ -213,6 +213,8 @@ def test_export_writes_every_attribute_of_a_day_range(flagged, tmp_path, capsys)
 
     assert cli(["export", "--day", DAY, "--out", "-"]) == 0
     assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 3
+    assert cli(["export", "--day", DAY, "--out", str(tmp_path / "no-such-dir" / "f.csv")]) == 2
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_trace_values_each_counterparty_against_the_bar_mid(flagged, capsys):
