@@ -135,6 +135,8 @@ class LocalStack:
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()
         moto_url = f"http://{moto_host}:{moto_port}"
+        # moto keeps its state per process: a stack starts empty even if this process ran another.
+        urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
 
         self.log(f"local stack: model at {self.model_dir} (training a quick one if none is cached)")
         ensure_local_model(self.model_dir)
