@@ -321,7 +321,7 @@ def test_report_renders_in_headless_chromium(flagged, tmp_path):
     assert header == (0x1F, 0x29, 0x37), header
 
 
-def test_a_table_that_does_not_exist_is_one_line_and_exit_status_2(flagged, monkeypatch, capsys):
+def test_a_table_that_does_not_exist_is_one_line_and_exit_status_2(aws, monkeypatch, capsys):
     monkeypatch.setenv("RISK_TABLE", "no-such-table")
     assert cli(["flags", "--day", DAY]) == 2
     err = capsys.readouterr().err
