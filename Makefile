@@ -21,8 +21,9 @@ LAYER_PY_3.9  = $(PY39)
 LAYER_PY_3.12 = $(PY312)
 LAYER_PY_3.13 = $(PY313)
 LAYER_MANIFEST := layers/build/python$(LAMBDA_PYTHON)/layers.json
-# The CLI pinned in package.json; no telemetry or notices, so synth needs no network.
-CDK      := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk
+# The CLI pinned in package.json; no telemetry or notices, so synth needs no network. Node 20
+# is past end of life (docs/deploy.md recommends 22 or 24); CI still has it.
+CDK      := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk
 # synth needs an endpoint; deploys name theirs (docs/deploy.md).
 SYNTH_CONTEXT ?= -c endpoint_name=chartguard-synth-check
 

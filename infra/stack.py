@@ -50,7 +50,7 @@ class ChartguardStack(Stack):
                 "RISK_TABLE": self.tables.risk.table_name,
                 "EVIDENCE_BUCKET": self.evidence.bucket.bucket_name,
                 "ENDPOINT_NAME": self.endpoint.endpoint_name,
-                "RISK_THRESHOLD": f"{config.risk_threshold:.2f}",
+                "RISK_THRESHOLD": _decimal_text(config.risk_threshold),
                 "WINDOW_HOURS": str(config.window_hours),
                 "POWERTOOLS_SERVICE_NAME": settings.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
@@ -165,6 +165,11 @@ class ChartguardStack(Stack):
             outputs[f"{name}PolicyArn"] = (policy.managed_policy_arn, policy.node.id)
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+
+def _decimal_text(value: float) -> str:
+    """0.9 -> "0.90" as contract 7 writes it; any finer threshold keeps all its digits."""
+    return f"{value:.2f}" if round(value, 2) == value else repr(value)
 
 
 def add_chartguard(app: App) -> ChartguardStack:
