@@ -217,6 +217,14 @@ def build(out: Path, constraints: Path) -> dict[str, dict[str, Any]]:
     target = out / f"python{python_version}"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
+    try:
+        return _build_layers(target, python_version, constraints)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)  # no half-built layer for CDK to pick up
+        raise
+
+
+def _build_layers(target: Path, python_version: str, constraints: Path) -> dict[str, dict[str, Any]]:
     pins = read_pins(constraints)
     report: dict[str, dict[str, Any]] = {}
     earlier: dict[str, tuple[str, Path]] = {}
@@ -253,7 +261,7 @@ def build(out: Path, constraints: Path) -> dict[str, dict[str, Any]]:
         }
         print(
             f"[{layer}] {report[layer]['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
-            f"{report[layer]['zipped_bytes'] / 1e6:.1f} MB zipped -> {archive.relative_to(out.parent)}"
+            f"{report[layer]['zipped_bytes'] / 1e6:.1f} MB zipped -> {archive}"
         )
     manifest = {"python": python_version, "platform": PLATFORM, "layers": report}
     (target / "layers.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
