@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -128,14 +128,19 @@ def _trade_json(trade: Trade) -> dict[str, object]:
     return {k: (str(v) if not isinstance(v, str) else v) for k, v in trade.to_item().items()}
 
 
-def iter_rendered(charts: Sequence[Chart], progress: bool = False) -> Iterator[tuple[Chart, bytes]]:
+Renderer = Callable[[Sequence[Kline], Sequence[Trade]], bytes]
+
+
+def iter_rendered(
+    charts: Sequence[Chart], progress: bool = False, renderer: Renderer = render_chart
+) -> Iterator[tuple[Chart, bytes]]:
     items: Sequence[Chart] = charts
     if progress:
         from tqdm import tqdm
 
         items = tqdm(charts, desc="render", unit="img", leave=False, disable=None)  # type: ignore[assignment]
     for chart in items:
-        yield chart, render_chart(chart.bars, chart.trades)
+        yield chart, renderer(chart.bars, chart.trades)
 
 
 def build_dataset(
@@ -146,8 +151,12 @@ def build_dataset(
     val_fraction: float = 0.25,
     days: int = MARKET_DAYS,
     progress: bool = True,
+    renderer: Renderer = render_chart,
+    render_version: str = RENDER_VERSION,
 ) -> dict[str, object]:
-    """Simulate, render and list a dataset into `out_dir` (replaced). Returns the manifest."""
+    """Simulate, render and list a dataset into `out_dir` (replaced). Returns the manifest.
+
+    `renderer` / `render_version` exist for experiments only; the product renders `chart-v1`."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -158,7 +167,7 @@ def build_dataset(
     split_of = split_accounts([c.account.user_id for c in charts], seed, val_fraction)
     lists: dict[str, list[tuple[int, int, str]]] = {"train": [], "val": []}
     with open(out_dir / "images.jsonl", "w") as images:
-        for index, (chart, png) in enumerate(iter_rendered(charts, progress)):
+        for index, (chart, png) in enumerate(iter_rendered(charts, progress, renderer)):
             account = chart.account
             relative = f"{account.label}/{account.user_id}_{chart.symbol}.png"
             (out_dir / relative).write_bytes(png)
@@ -198,7 +207,7 @@ def build_dataset(
             )
     counts = Counter((c.account.label, split_of[c.account.user_id]) for c in charts)
     manifest: dict[str, object] = {
-        "render_version": RENDER_VERSION,
+        "render_version": render_version,
         "image_size": {"width": WIDTH_PX, "height": HEIGHT_PX},
         "class_order": list(CLASS_ORDER),
         "seed": seed,

@@ -182,6 +182,7 @@ def run_evaluation(
     seed: int = 7_000_001,
     training_dataset: Optional[Path] = None,
     progress: bool = True,
+    renderer: Optional[Any] = None,
 ) -> str:
     """Build (or reuse) the held-out set, score it, write metrics.json, roc.png and README.md."""
     model_dir, out_dir, work_dir = Path(model_dir), Path(out_dir), Path(work_dir)

@@ -1,0 +1,1 @@
+"""Experiments that inform design decisions; nothing in the product imports them."""

@@ -1,0 +1,136 @@
+"""What if the chart showed each bar's range? (an experiment, not the product's render version)
+
+Contract 5 (`chart-v1`) draws the trades only, never the bars, so the image cannot say whether a
+buy sits at its bar's low: the fact a thief's fills give away and the round-trip features use.
+This experiment renders `chart-v1` plus every bar's low-high range as a 1 px light-grey line
+under the dots ("bars-overlay"), trains the quick profile on it, and evaluates on a held-out set
+rendered the same way, for a like-for-like comparison with `chart-v1`.
+
+    python -m training.experiments.bars_overlay [--out artifacts/experiments/bars-overlay]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from scoring.chart import (
+    BUY_RGB,
+    DOT_DIAMETER_PX,
+    DPI,
+    HEIGHT_PX,
+    MARGIN_PX,
+    SELL_RGB,
+    WIDTH_PX,
+    chart_points,
+    encode_png,
+)
+from scoring.market import Kline, Trade
+
+RENDER_VERSION = "experiment-bars-overlay"
+BAR_GREY = (0.82, 0.82, 0.82)
+
+
+class _OverlayCanvas:
+    def __init__(self) -> None:
+        self.figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
+        self.canvas = FigureCanvasAgg(self.figure)
+        inset_x, inset_y = MARGIN_PX / WIDTH_PX, MARGIN_PX / HEIGHT_PX
+        self.axes = self.figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
+        self.lock = threading.Lock()
+
+    def draw(self, bars: Sequence[Kline], trades: Sequence[Trade]) -> np.ndarray:
+        points = chart_points(bars, trades)
+        with self.lock:
+            axes = self.axes
+            axes.clear()
+            axes.set_axis_off()
+            axes.vlines(
+                np.arange(len(bars)),
+                [b.low for b in bars],
+                [b.high for b in bars],
+                colors=[BAR_GREY],
+                linewidth=72 / DPI,
+                antialiased=False,
+            )
+            style = dict(
+                linestyle="none",
+                marker="o",
+                markersize=DOT_DIAMETER_PX * 72 / DPI,
+                markeredgewidth=0,
+                antialiased=False,
+                clip_on=False,
+            )
+            axes.plot(points.buy_x, points.buy_y, color=np.array(BUY_RGB) / 255, **style)
+            axes.plot(points.sell_x, points.sell_y, color=np.array(SELL_RGB) / 255, **style)
+            axes.set_xlim(*points.xlim)
+            axes.set_ylim(*points.ylim)
+            self.canvas.draw()
+            return np.ascontiguousarray(np.asarray(self.canvas.buffer_rgba())[:, :, :3])
+
+
+_canvas: Optional[_OverlayCanvas] = None
+
+
+def render_with_bars(bars: Sequence[Kline], trades: Sequence[Trade]) -> bytes:
+    global _canvas
+    if _canvas is None:
+        _canvas = _OverlayCanvas()
+    return encode_png(_canvas.draw(bars, trades))
+
+
+def main() -> None:
+    import logging
+
+    from training.artifact import write_serving_code
+    from training.dataset import DEFAULT_SEED, EVALUATION_SEED, build_dataset
+    from training.evaluate import run_evaluation
+    from training.pipeline import PROFILES
+    from training.train import TrainConfig, train
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("artifacts/experiments/bars-overlay"))
+    parser.add_argument("--images", type=int, default=PROFILES["quick"]["images_per_class"])
+    parser.add_argument("--heldout", type=int, default=2000)
+    parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-default-20261122"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    data = args.out / "dataset"
+    if not (data / "manifest.json").exists():
+        build_dataset(
+            data,
+            args.images,
+            args.images,
+            seed=DEFAULT_SEED,
+            progress=False,
+            renderer=render_with_bars,
+            render_version=RENDER_VERSION,
+        )
+    model = args.out / "model"
+    config = TrainConfig(seed=DEFAULT_SEED, progress=False, **PROFILES["quick"]["train"])
+    meta = train(data, model, config)
+    meta["render_version"] = RENDER_VERSION
+    (model / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_serving_code(model)
+    report = run_evaluation(
+        model,
+        args.out / "report",
+        work_dir=args.out,
+        images_per_class=args.heldout,
+        seed=EVALUATION_SEED,
+        training_dataset=args.baseline_dataset,
+        progress=False,
+        renderer=render_with_bars,
+    )
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
