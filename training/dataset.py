@@ -138,7 +138,7 @@ def iter_rendered(
     if progress:
         from tqdm import tqdm
 
-        items = tqdm(charts, desc="render", unit="img", leave=False, disable=None)  # type: ignore[assignment]
+        items = tqdm(charts, desc="render", unit="img", leave=False, disable=None)
     for chart in items:
         yield chart, renderer(chart.bars, chart.trades)
 

@@ -50,7 +50,7 @@ def score_images(
     if progress:
         from tqdm import tqdm
 
-        steps = tqdm(steps, desc="score", unit="batch", leave=False, disable=None)  # type: ignore[assignment]
+        steps = tqdm(steps, desc="score", unit="batch", leave=False, disable=None)
     for start in steps:
         chunk = paths[start : start + batch]
         images = np.stack(

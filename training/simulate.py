@@ -88,7 +88,7 @@ class _AccountBuilder:
                     user_id=self.user_id,
                     trade_id=f"{self.user_id}-t{number:04d}",
                     symbol=symbol,
-                    side=side,  # type: ignore[arg-type]
+                    side=side,
                     price=round(price, 6),
                     quantity=round(qty, 6),
                     traded_at=epoch_to_utc(millis),

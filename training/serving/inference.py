@@ -31,12 +31,12 @@ JSON_CONTENT_TYPE = "application/json"
 RESAMPLING = {"box": Image.Resampling.BOX, "bilinear": Image.Resampling.BILINEAR}
 
 try:  # inside SageMaker's container: its error type maps to HTTP 415 / 406
-    from sagemaker_inference.errors import UnsupportedFormatError as _UnsupportedBase  # type: ignore
+    from sagemaker_inference.errors import UnsupportedFormatError as _UnsupportedBase
 except ImportError:  # pragma: no cover - outside the container
     _UnsupportedBase = ValueError
 
 
-class UnsupportedFormatError(_UnsupportedBase):  # type: ignore[misc,valid-type]
+class UnsupportedFormatError(_UnsupportedBase):
     """The request's content type or accept type is not one this endpoint serves."""
 
     def __init__(self, content_type: Optional[str], supported: str, what: str = "content type"):
