@@ -3,7 +3,7 @@
     python -m bench.load_fault [--messages 5000] [--accounts 250]
 
 Simulated accounts (thieves and customers) ask to withdraw again and again; 2% of the messages
-are malformed, 1% are sent twice, and the endpoint stand-in fails 10% of its calls for a
+are malformed, 1% are sent twice (at fixed positions, so even a small run has both), and the endpoint stand-in fails 10% of its calls for a
 stretch (the first 40% of the run). Afterwards each message sent is either done (flagged in the
 risk table, or scored below the threshold / no activity) or in the dead-letter queue with the
 reason the function logged; no withdrawal has two records or two sets of evidence. Throughput
@@ -133,18 +133,19 @@ def run_drill(
         stretch.start()
         n = 0
         while report.sent < messages:
-            if rng.random() < 0.02:
-                message_id = sqs.send_message(
-                    QueueUrl=stack.resources.queue_url, MessageBody=rng.choice(MALFORMED)
-                )["MessageId"]
-                malformed.add(message_id)
+            # Deterministic shares, so even a small run has both kinds: 2% malformed, 1% sent twice.
+            if report.sent % 50 == 1:
+                body_text = MALFORMED[(report.sent // 50) % len(MALFORMED)]
+                malformed.add(
+                    sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=body_text)["MessageId"]
+                )
                 report.malformed_sent += 1
                 report.sent += 1
                 continue
-            account = population[n % len(population)]
+            account = population[rng.randrange(len(population))]
             body = withdrawal_message(account.user_id, f"w-drill-{n:06d}", format_utc(window_end))
             n += 1
-            copies = 2 if rng.random() < 0.01 and report.sent + 1 < messages else 1
+            copies = 2 if report.sent % 100 == 7 and report.sent + 1 < messages else 1
             for _ in range(copies):
                 good[send_withdrawal(sqs, stack.resources.queue_url, body)] = body["withdrawal_id"]
                 report.sent += 1

@@ -60,4 +60,4 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
 def client(service: str) -> Any:
     """A boto3 client from the default chain (AWS_ENDPOINT_URL, when set, points it at the local stack)."""
-    return boto3.client(service, config=_RETRIES)  # type: ignore[call-overload]
+    return boto3.client(service, config=_RETRIES)

@@ -236,7 +236,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.port,
         FaultPlan(args.fail_rate, args.fail_code, None, args.seed),
     )
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     print(
         f"listening on http://{host}:{port} (model loaded in {time.perf_counter() - started:.1f}s)",
         flush=True,

@@ -136,7 +136,9 @@ class LocalStack:
         moto_host, moto_port = self._moto.get_host_and_port()
         moto_url = f"http://{moto_host}:{moto_port}"
         # moto keeps its state per process: a stack starts empty even if this process ran another.
-        urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10
+        ).close()
 
         self.log(f"local stack: model at {self.model_dir} (training a quick one if none is cached)")
         ensure_local_model(self.model_dir)
@@ -189,17 +191,17 @@ class LocalStack:
         for name, value in function_env.items():
             self._saved_environ.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        from scoring import handler
+        import scoring.handler as function
         from scoring.clients import client
         from scoring.config import get_settings
 
-        for cache in (get_settings, handler.collaborators, client):
+        for cache in (get_settings, function.collaborators, client):
             cache.cache_clear()
         assert self.resources is not None
         source = SqsEventSource(
             sqs=boto3.client("sqs"),
             queue_url=self.resources.queue_url,
-            handler=handler.lambda_handler,
+            handler=function.lambda_handler,
             batch_size=self.batch_size,
             batching_window=self.batching_window,
         )

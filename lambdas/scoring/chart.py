@@ -116,9 +116,24 @@ class _Canvas:
         self.axes = self.figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
         self.axes.set_axis_off()
         marker_points = DOT_DIAMETER_PX * 72 / DPI
-        style = dict(linestyle="none", marker="o", markersize=marker_points, markeredgewidth=0)
-        (self.buys,) = self.axes.plot([], [], color=np.array(BUY_RGB) / 255, **style)
-        (self.sells,) = self.axes.plot([], [], color=np.array(SELL_RGB) / 255, **style)
+        (self.buys,) = self.axes.plot(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=marker_points,
+            markeredgewidth=0,
+            color=np.array(BUY_RGB) / 255,
+        )
+        (self.sells,) = self.axes.plot(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=marker_points,
+            markeredgewidth=0,
+            color=np.array(SELL_RGB) / 255,
+        )
         for dots in (self.buys, self.sells):
             dots.set_clip_on(False)
         # Everything but the dots is fixed: draw it once, then per image restore it and draw the

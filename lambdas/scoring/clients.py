@@ -39,7 +39,7 @@ _CONFIGURATION_CODES = {
 @functools.cache
 def client(service: str) -> Any:
     """One client per service and process (region and endpoint from the environment, as boto3 does)."""
-    return boto3.client(service, config=_CONFIGS[service])  # type: ignore[call-overload]
+    return boto3.client(service, config=_CONFIGS[service])
 
 
 def raise_translated(error: Exception, action: str) -> NoReturn:

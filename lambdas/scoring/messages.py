@@ -45,4 +45,4 @@ class WithdrawalMessage(BaseModel):
 class WithdrawalRecord(SqsRecordModel):
     """An SQS record whose body is a contract-1 JSON message (parsed by Powertools' BatchProcessor)."""
 
-    body: Json[WithdrawalMessage]  # type: ignore[assignment]
+    body: Json[WithdrawalMessage]

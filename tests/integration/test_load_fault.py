@@ -14,7 +14,7 @@ def test_every_message_is_flagged_scored_or_dead_lettered_with_a_reason(model_di
         messages=150, accounts=30, seed=3, model_dir=model_dir, fault_rate=0.5, log=lambda m: None
     )
     print_report(report)
-    assert report.malformed_sent > 0 and report.injected_faults > 0
+    assert report.malformed_sent == 1 and report.duplicates_sent == 1 and report.injected_faults > 0
     assert report.unaccounted == [] and report.good_in_dlq == []
     assert report.dead_lettered == report.malformed_sent
     assert set(report.dead_letter_reasons) == {"rejected"}
