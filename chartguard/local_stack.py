@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shlex
 import signal
@@ -107,8 +106,7 @@ class LocalStack:
         self.env: dict[str, str] = {}
         self.resources: Optional[CreatedResources] = None
         self.endpoint_url = ""
-        self._moto: Any = None
-        self._standin: Optional[subprocess.Popen[str]] = None
+        self._servers: list[subprocess.Popen[str]] = []
         self._stop = threading.Event()
         self._runner: Optional[threading.Thread] = None
         self._saved_environ: dict[str, Optional[str]] = {}
@@ -126,23 +124,43 @@ class LocalStack:
         self.stop()
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         started = time.perf_counter()
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server: no line per request
         self.log("local stack: starting moto's server (DynamoDB, SQS, S3)")
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
-        self._moto.start()
-        moto_host, moto_port = self._moto.get_host_and_port()
-        moto_url = f"http://{moto_host}:{moto_port}"
-        # moto keeps its state per process: a stack starts empty even if this process ran another.
-        urllib.request.urlopen(
-            urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10
-        ).close()
+        moto_url = self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "chartguard.aws_standin",
+                "--host",
+                self.host,
+                "--port",
+                str(self.moto_port),
+            ],
+            "moto's server",
+        )
 
         self.log(f"local stack: model at {self.model_dir} (training a quick one if none is cached)")
         ensure_local_model(self.model_dir)
-        self.endpoint_url = self._start_standin()
+        standin = [
+            serving_interpreter(),
+            "-m",
+            "chartguard.endpoint_standin",
+            "--model-dir",
+            str(self.model_dir),
+        ]
+        standin += [
+            "--endpoint-name",
+            self.names.endpoint_name,
+            "--host",
+            self.host,
+            "--port",
+            str(self.endpoint_port),
+        ]
+        standin += ["--fail-rate", str(self.fail_rate)]
+        self.endpoint_url = self._spawn(
+            standin,
+            "SageMaker-Runtime stand-in",
+        )
 
         base = {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_url}
         clients = {
@@ -162,20 +180,15 @@ class LocalStack:
             self._start_runner()
         self.log(f"local stack: ready in {time.perf_counter() - started:.1f}s")
 
-    def _start_standin(self) -> str:
-        command = [
-            serving_interpreter(), "-m", "chartguard.endpoint_standin",
-            "--model-dir", str(self.model_dir),
-            "--endpoint-name", self.names.endpoint_name,
-            "--host", self.host, "--port", str(self.endpoint_port),
-            "--fail-rate", str(self.fail_rate),
-        ]  # fmt: skip
-        self._standin = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        assert self._standin.stdout is not None
-        line = self._standin.stdout.readline()
+    def _spawn(self, command: list[str], what: str) -> str:
+        """Start a server process that prints `listening on <url>` once ready; returns the URL."""
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self._servers.append(process)
+        assert process.stdout is not None
+        line = process.stdout.readline()
         if not line.startswith("listening on "):
-            raise RuntimeError(f"the endpoint stand-in did not start: {line.strip() or 'no output'}")
-        self.log(f"local stack: SageMaker-Runtime stand-in {line.strip()}")
+            raise RuntimeError(f"{what} did not start: {line.strip() or 'no output'}")
+        self.log(f"local stack: {what} {line.strip()}")
         return line.split()[2]
 
     def _start_runner(self) -> None:
@@ -214,17 +227,14 @@ class LocalStack:
         if self._runner is not None:
             self._runner.join(timeout=30)
             self._runner = None
-        if self._standin is not None:
-            self._standin.terminate()
+        for process in reversed(self._servers):
+            process.terminate()
             try:
-                self._standin.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self._standin.kill()
-                self._standin.wait()
-            self._standin = None
-        if self._moto is not None:
-            self._moto.stop()
-            self._moto = None
+                process.kill()
+                process.wait()
+        self._servers.clear()
         for name, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -7,11 +7,11 @@ import csv
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 from chartguard.config import StackConfig, UserError, client
 from chartguard.local_resources import put_items
-from scoring.market import Kline, Trade, parse_utc
+from scoring.market import Kline, Side, Trade, parse_utc
 
 TRADE_CSV_COLUMNS = (
     "user_id",
@@ -51,7 +51,7 @@ def read_trades_csv(path: Path) -> list[Trade]:
                         user_id=row["user_id"],
                         trade_id=row["trade_id"],
                         symbol=row["symbol"],
-                        side=row["side"].upper(),  # type: ignore[arg-type]
+                        side=cast(Side, row["side"].upper()),
                         price=float(row["price"]),
                         quantity=float(row["quantity"]),
                         traded_at=parse_utc(row["traded_at"]),

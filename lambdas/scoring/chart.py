@@ -26,7 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from scoring.market import BAR_SECONDS, Kline, Trade, bar_open_time
+from scoring.market import BAR_SECONDS, BarLike, Trade, bar_open_time
 
 RENDER_VERSION = "chart-v1"
 WIDTH_PX = 250
@@ -66,7 +66,7 @@ class ChartPoints:
     ylim: tuple[float, float]
 
 
-def chart_points(bars: Sequence[Kline], trades: Sequence[Trade]) -> ChartPoints:
+def chart_points(bars: Sequence[BarLike], trades: Sequence[Trade]) -> ChartPoints:
     """Place one symbol's trades on its bars' scale (pure arithmetic, no drawing)."""
     if not bars:
         raise ChartInputError("no bars: a chart needs the symbol's 5-minute klines for the window")
@@ -165,7 +165,7 @@ def _shared_canvas() -> _Canvas:
     return _canvas
 
 
-def render_chart_pixels(bars: Sequence[Kline], trades: Sequence[Trade]) -> np.ndarray:
+def render_chart_pixels(bars: Sequence[BarLike], trades: Sequence[Trade]) -> np.ndarray:
     """The chart as an (150, 250, 3) uint8 RGB array: the pixels the PNG holds."""
     return _shared_canvas().draw(chart_points(bars, trades))
 
@@ -183,7 +183,7 @@ def decode_png(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def render_chart(bars: Sequence[Kline], trades: Sequence[Trade]) -> bytes:
+def render_chart(bars: Sequence[BarLike], trades: Sequence[Trade]) -> bytes:
     """One symbol's chart image (contract 5) as PNG bytes."""
     return encode_png(render_chart_pixels(bars, trades))
 

@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from scoring.chart import RENDER_VERSION, MissingBarError, render_chart
 from scoring.errors import MissingMarketData
-from scoring.market import Kline, Trade
+from scoring.market import BarLike, Trade
 from scoring.risk import RiskFlag
 
 
@@ -23,7 +23,7 @@ class TradeSource(Protocol):
 
 
 class KlineSource(Protocol):
-    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]: ...
+    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> Sequence[BarLike]: ...
 
 
 class Predictor(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional, Protocol
 
 BAR_SECONDS = 300  # contract 3: 5-minute bars only
 Side = Literal["BUY", "SELL"]
@@ -148,6 +148,36 @@ class Kline:
             close=float(item["close"]),
             volume=float(item.get("volume", 0)),
         )
+
+
+class BarLike(Protocol):
+    """What the chart needs of a 5-minute bar: its symbol, when it opened, its high and low."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def open_time(self) -> int: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class BarRange:
+    """A kline read for charting only: the scoring function fetches no open, close or volume
+    (a third of the attributes: less to transfer and to parse per message)."""
+
+    symbol: str
+    open_time: int
+    high: float
+    low: float
+
+    def __post_init__(self) -> None:
+        if self.open_time % BAR_SECONDS:
+            raise ValueError(f"{self.symbol} bar at {self.open_time}: open_time must be a multiple of 300")
+        if self.low > self.high:
+            raise ValueError(f"{self.symbol} bar at {self.open_time}: low {self.low} > high {self.high}")
 
 
 def window_bar_range(start: datetime, end: datetime) -> tuple[int, int]:

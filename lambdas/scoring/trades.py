@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scoring.clients import raise_translated
 from scoring.contracts import KLINES_TABLE, TRADES_TABLE
 from scoring.errors import InvalidStoredRecord
-from scoring.market import Kline, Trade, format_utc, window_bar_range
+from scoring.market import BarRange, Trade, format_utc, window_bar_range
 
 _deserializer = TypeDeserializer()
 
@@ -70,8 +70,8 @@ class KlinesTable:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]:
-        """The symbol's 5-minute bars that overlap [start, end), in time order."""
+    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[BarRange]:
+        """The symbol's 5-minute bars that overlap [start, end), in time order (what the chart needs)."""
         pk, sk = KLINES_TABLE.partition.name, KLINES_TABLE.sort.name
         first, last = window_bar_range(start, end)
         items = _query_all(
@@ -79,7 +79,8 @@ class KlinesTable:
             f"query klines of {symbol}",
             TableName=self._table,
             KeyConditionExpression="#pk = :pk AND #sk BETWEEN :lo AND :hi",
-            ExpressionAttributeNames={"#pk": pk, "#sk": sk},
+            ProjectionExpression="#sk, #high, #low",
+            ExpressionAttributeNames={"#pk": pk, "#sk": sk, "#high": "high", "#low": "low"},
             ExpressionAttributeValues={
                 ":pk": {"S": symbol},
                 ":lo": {"N": str(first)},
@@ -87,6 +88,6 @@ class KlinesTable:
             },
         )
         try:
-            return [Kline.from_item(item) for item in items]
+            return [BarRange(symbol, int(item[sk]), float(item["high"]), float(item["low"])) for item in items]
         except (KeyError, ValueError, TypeError, ArithmeticError) as error:
             raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error

@@ -16,7 +16,7 @@ from scoring.contracts import DETECTOR
 from scoring.endpoint import SageMakerPredictor, hacker_probability_from_response
 from scoring.errors import ConfigurationProblem, EndpointContractError, InvalidStoredRecord, RetryLater
 from scoring.risk import RiskFlag, RiskRecorder, risk_item
-from scoring.trades import TradesTable
+from scoring.trades import KlinesTable, TradesTable
 
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 NOW = datetime(2025, 11, 16, 0, 0, tzinfo=timezone.utc)
@@ -239,3 +239,30 @@ def test_recorder_failure_to_write_is_retry_later():
         with pytest.raises(RetryLater):
             recorder.record(FLAG, {"BTC-USD": b"png"})
     assert json.dumps(risk_item(FLAG, []), default=str)  # the item serialises for logs too
+
+
+def test_klines_query_fetches_only_what_the_chart_needs():
+    dynamodb = offline_client("dynamodb")
+    expected = {
+        "TableName": "klines",
+        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
+        "ProjectionExpression": "#sk, #high, #low",
+        "ExpressionAttributeNames": {"#pk": "symbol", "#sk": "open_time", "#high": "high", "#low": "low"},
+        "ExpressionAttributeValues": ANY,
+    }
+    with Stubber(dynamodb) as stub:
+        stub.add_response(
+            "query",
+            {"Items": [{"open_time": {"N": "1763164800"}, "high": {"N": "101.5"}, "low": {"N": "99"}}]},
+            expected,
+        )
+        (bar,) = KlinesTable(dynamodb, "klines").bars_in_window("BTC-USD", NOW - timedelta(days=1), NOW)
+    assert (bar.symbol, bar.open_time, bar.high, bar.low) == ("BTC-USD", 1763164800, 101.5, 99.0)
+
+
+def test_a_stored_kline_without_its_high_is_not_silently_skipped():
+    dynamodb = offline_client("dynamodb")
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": [{"open_time": {"N": "1763164800"}, "low": {"N": "99"}}]})
+        with pytest.raises(InvalidStoredRecord, match="contract 3"):
+            KlinesTable(dynamodb, "klines").bars_in_window("BTC-USD", NOW - timedelta(days=1), NOW)
