@@ -360,6 +360,22 @@ def test_endpoint_alarms_watch_the_endpoint_the_function_calls(model_synth: Synt
             ]["Dimensions"]
 
 
+def test_cloudwatch_may_publish_to_the_tls_only_encrypted_topic(default_synth: Synth) -> None:
+    _, topic = default_synth.one("AWS::SNS::Topic")
+    _, policy = default_synth.one("AWS::SNS::TopicPolicy")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and allow["Action"] == "sns:Publish"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key_statements = default_synth.json["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(s["Action"]))
+        for s in key_statements
+    )
+
+
 def test_alarm_email_subscribes_to_the_topic(default_synth: Synth) -> None:
     _, subscription = default_synth.one("AWS::SNS::Subscription")
     assert subscription["Properties"]["Protocol"] == "email"
