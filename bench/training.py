@@ -60,7 +60,7 @@ def epoch_time(images: int) -> None:
         )
         spec = TrainConfig().input_spec
         pixels, labels = load_split(Path(tmp) / "d", "train", spec)
-    for architecture in ("small_cnn", "resnet18"):
+    for architecture in ("small_cnn", "resnet18_narrow", "resnet18"):
         model = build_model(architecture)
         optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
         model.train()
