@@ -166,6 +166,19 @@ def test_function_environment_is_contract_7(default_synth: Synth) -> None:
     assert props["TracingConfig"] == {"Mode": "Active"}
 
 
+def test_missing_layer_build_names_the_make_command(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+
+    from infra.stack import add_chartguard
+
+    app = cdk.App(
+        outdir=str(tmp_path),
+        context={**CDK_JSON_CONTEXT, "layer_dir": str(tmp_path), "python": "3.12", **EXISTING_ENDPOINT},
+    )
+    with pytest.raises(FileNotFoundError, match=r"make layer LAMBDA_PYTHON=3\.12"):
+        add_chartguard(app)
+
+
 def test_code_asset_is_the_lambdas_folder_without_caches(default_synth: Synth) -> None:
     _, function = default_synth.one("AWS::Lambda::Function")
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
