@@ -19,7 +19,7 @@ PYTHON_DEPRECATION = {"3.9": "2025-12-15"}
 FUNCTION_TIMEOUT_SECONDS = 60
 # 1769 MB is one full vCPU (Lambda allots CPU in proportion to memory): the cold start's imports
 # (~0.5 s of CPU-bound work at one vCPU) and the renders are single-threaded, so more buys nothing
-# and less stretches the cold start. Resident memory after import + render is ~130 MB.
+# and less stretches the cold start. Peak resident memory after import + a render: 110 MB.
 FUNCTION_MEMORY_MB = 1769
 # Where the function writes evidence images in the bucket; its grant covers this prefix only.
 EVIDENCE_PREFIX = "evidence/"
