@@ -10,10 +10,14 @@ whole batch, as Lambda does.
 
 from __future__ import annotations
 
+import argparse
+import json
+import signal
+import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -151,8 +155,59 @@ class SqsEventSource:
         )
 
     def run(self, stop: threading.Event, on_batch: Optional[Callable[[BatchOutcome], None]] = None) -> None:
-        """Poll until `stop` is set."""
+        """Poll until `stop` is set; `on_batch` sees every batch that received something."""
         while not stop.is_set():
             outcome = self.poll_once()
             if on_batch is not None and outcome.received:
                 on_batch(outcome)
+
+
+OUTCOME_PREFIX = "OUTCOME "
+
+
+def outcome_line(outcome: BatchOutcome) -> str:
+    """One batch's outcome as a line a supervising process can tell from the function's logs."""
+    return OUTCOME_PREFIX + json.dumps(asdict(outcome), separators=(",", ":"))
+
+
+def parse_outcome_line(line: str) -> Optional[BatchOutcome]:
+    if not line.startswith(OUTCOME_PREFIX):
+        return None
+    fields = json.loads(line[len(OUTCOME_PREFIX) :])
+    fields["done"] = [tuple(pair) for pair in fields["done"]]
+    return BatchOutcome(**fields)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """One execution environment: poll the queue and invoke the scoring handler until SIGTERM.
+
+    The function's configuration comes from the environment, as in Lambda; each batch's outcome
+    is printed as an `OUTCOME {json}` line beside the function's own log lines.
+    """
+    parser = argparse.ArgumentParser(prog="python -m chartguard.event_source", description=main.__doc__)
+    parser.add_argument("--queue-url", required=True)
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--batching-window", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+
+    import boto3
+
+    from scoring.handler import lambda_handler
+
+    source = SqsEventSource(
+        sqs=boto3.client("sqs"),
+        queue_url=args.queue_url,
+        handler=lambda_handler,
+        batch_size=args.batch_size,
+        batching_window=args.batching_window,
+    )
+    print("ready", flush=True)
+    source.run(stop, lambda outcome: print(outcome_line(outcome), flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

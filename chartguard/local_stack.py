@@ -5,7 +5,8 @@
   stack uses (scoring.contracts, infra.settings);
 - the SageMaker-Runtime stand-in in its own process, serving the trained model through the
   model artifact's inference code (a small model is trained first if none is cached);
-- an event-source runner that calls the real scoring handler with Lambda-shaped SQS events.
+- an event source that calls the real scoring handler with Lambda-shaped SQS events, in
+  `concurrency` worker processes (Lambda's concurrent execution environments).
 
 Once ready it writes `.local/stack.env` (export lines for any boto3 program) and prints it; it
 runs until SIGINT/SIGTERM and then stops everything it started.
@@ -30,7 +31,7 @@ from typing import Any, Optional
 import boto3
 
 from chartguard.endpoint_standin import FaultPlan, serving_interpreter
-from chartguard.event_source import BatchOutcome, SqsEventSource
+from chartguard.event_source import BatchOutcome, parse_outcome_line
 from chartguard.local_resources import DEFAULT_NAMES, CreatedResources, ResourceNames, create_resources
 from infra.settings import BATCH_SIZE, MAX_BATCHING_WINDOW_SECONDS
 
@@ -89,6 +90,7 @@ class LocalStack:
         visibility_timeout: Optional[int] = None,
         fail_rate: float = 0.0,
         run_function: bool = True,
+        concurrency: int = 2,
         log: Any = None,
     ):
         self.model_dir = model_dir
@@ -101,15 +103,17 @@ class LocalStack:
         self.visibility_timeout = visibility_timeout
         self.fail_rate = fail_rate
         self.run_function = run_function
+        self.concurrency = concurrency
+        # The function's log lines (its workers' output), for drills that read the reasons.
+        self.function_log: list[str] = []
         self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
         self.stats = RunnerStats()
         self.env: dict[str, str] = {}
         self.resources: Optional[CreatedResources] = None
         self.endpoint_url = ""
         self._servers: list[subprocess.Popen[str]] = []
-        self._stop = threading.Event()
-        self._runner: Optional[threading.Thread] = None
-        self._saved_environ: dict[str, Optional[str]] = {}
+        self._workers: list[subprocess.Popen[str]] = []
+        self._readers: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -194,53 +198,56 @@ class LocalStack:
     def _start_runner(self) -> None:
         # The function reads its configuration from the environment, as in Lambda.
         function_env = {
+            **os.environ,
             **self.env,
             "POWERTOOLS_SERVICE_NAME": "chartguard-scoring",
             "POWERTOOLS_METRICS_NAMESPACE": "Chartguard",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "MPLCONFIGDIR": os.environ.get("MPLCONFIGDIR", str(Path(".local/matplotlib").resolve())),
         }
-        for name, value in function_env.items():
-            self._saved_environ.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
-        import scoring.handler as function
-        from scoring.clients import client
-        from scoring.config import get_settings
-
-        for cache in (get_settings, function.collaborators, client):
-            cache.cache_clear()
         assert self.resources is not None
-        source = SqsEventSource(
-            sqs=boto3.client("sqs"),
-            queue_url=self.resources.queue_url,
-            handler=function.lambda_handler,
-            batch_size=self.batch_size,
-            batching_window=self.batching_window,
+        command = [sys.executable, "-m", "chartguard.event_source", "--queue-url", self.resources.queue_url]
+        command += ["--batch-size", str(self.batch_size), "--batching-window", str(self.batching_window)]
+        for _ in range(self.concurrency):
+            worker = subprocess.Popen(command, env=function_env, stdout=subprocess.PIPE, text=True)
+            self._workers.append(worker)
+            assert worker.stdout is not None
+            if worker.stdout.readline().strip() != "ready":
+                raise RuntimeError("an event-source worker did not start (see its output above)")
+            reader = threading.Thread(target=self._read_worker, args=(worker,), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+        self.log(
+            f"local stack: event source polling {self.resources.queue_url} "
+            f"(batch {self.batch_size}, {self.concurrency} concurrent workers)"
         )
-        self._runner = threading.Thread(target=source.run, args=(self._stop, self.stats.add), daemon=True)
-        self._runner.start()
-        self.log(f"local stack: event source polling {self.resources.queue_url} (batch {self.batch_size})")
+
+    def _read_worker(self, worker: subprocess.Popen[str]) -> None:
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            outcome = parse_outcome_line(line)
+            if outcome is not None:
+                self.stats.add(outcome)
+            else:
+                with self.stats.lock:
+                    self.function_log.append(line.rstrip("\n"))
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._runner is not None:
-            self._runner.join(timeout=30)
-            self._runner = None
-        for process in reversed(self._servers):
+        # Workers first (each finishes the batch in hand), then the servers they talk to.
+        for process in [*self._workers, *reversed(self._servers)]:
             process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        self._workers.clear()
+        self._readers.clear()
         self._servers.clear()
-        for name, value in self._saved_environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environ.clear()
 
     # -- what clients need ------------------------------------------------------------------
     def export_lines(self) -> str:
@@ -307,6 +314,7 @@ def _run_local(args: argparse.Namespace) -> int:
         moto_port=args.moto_port,
         endpoint_port=args.endpoint_port,
         fail_rate=args.fail_rate,
+        concurrency=args.concurrency,
     ) as stack:
         stack.write_env_file(args.env_file)
         print(f"# the local stack is up; `source {args.env_file}` in another shell, then e.g.:")
@@ -340,5 +348,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--endpoint-port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
         "--fail-rate", type=float, default=0.0, help="share of endpoint calls to fail (fault drill)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="event-source workers, like Lambda's concurrent executions"
     )
     parser.set_defaults(run=_run_local)
