@@ -361,7 +361,8 @@ def read_window(
         trades = TradesTable(dynamodb, trades_table).trades_in_window(user_id, start, end)
         klines = KlinesTable(dynamodb, klines_table)
         bars = {
-            symbol: klines.bars_in_window(symbol, start, end) for symbol in sorted({t.symbol for t in trades})
+            symbol: klines.klines_in_window(symbol, start, end)
+            for symbol in sorted({t.symbol for t in trades})
         }
     except ScoringError as error:
         raise UserError(str(error)) from error

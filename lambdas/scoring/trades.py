@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scoring.clients import raise_translated
 from scoring.contracts import KLINES_TABLE, TRADES_TABLE
 from scoring.errors import InvalidStoredRecord
-from scoring.market import BarRange, Trade, format_utc, window_bar_range
+from scoring.market import BarRange, Kline, Trade, format_utc, window_bar_range
 
 _deserializer = TypeDeserializer()
 
@@ -70,24 +70,44 @@ class KlinesTable:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[BarRange]:
-        """The symbol's 5-minute bars that overlap [start, end), in time order (what the chart needs)."""
+    def _query(self, symbol: str, start: datetime, end: datetime, **extra: Any) -> Iterator[dict[str, Any]]:
         pk, sk = KLINES_TABLE.partition.name, KLINES_TABLE.sort.name
         first, last = window_bar_range(start, end)
-        items = _query_all(
+        names = {"#pk": pk, "#sk": sk, **extra.pop("ExpressionAttributeNames", {})}
+        return _query_all(
             self._dynamodb,
             f"query klines of {symbol}",
             TableName=self._table,
             KeyConditionExpression="#pk = :pk AND #sk BETWEEN :lo AND :hi",
-            ProjectionExpression="#sk, #high, #low",
-            ExpressionAttributeNames={"#pk": pk, "#sk": sk, "#high": "high", "#low": "low"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues={
                 ":pk": {"S": symbol},
                 ":lo": {"N": str(first)},
                 ":hi": {"N": str(last)},
             },
+            **extra,
         )
+
+    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[BarRange]:
+        """The symbol's 5-minute bars that overlap [start, end), in time order: only what the chart needs."""
+        items = self._query(
+            symbol,
+            start,
+            end,
+            ProjectionExpression="#sk, #high, #low",
+            ExpressionAttributeNames={"#high": "high", "#low": "low"},
+        )
+        sk = KLINES_TABLE.sort.name
         try:
-            return [BarRange(symbol, int(item[sk]), float(item["high"]), float(item["low"])) for item in items]
+            return [
+                BarRange(symbol, int(item[sk]), float(item["high"]), float(item["low"])) for item in items
+            ]
+        except (KeyError, ValueError, TypeError, ArithmeticError) as error:
+            raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
+
+    def klines_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]:
+        """The same bars with every attribute (open, close, volume too), for people's charts."""
+        try:
+            return [Kline.from_item(item) for item in self._query(symbol, start, end)]
         except (KeyError, ValueError, TypeError, ArithmeticError) as error:
             raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
