@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--seed", type=int, default=DEFAULT_SEED)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=3)
+    train.add_argument("--flip-time", action="store_true", help="augment: mirror time for half of each batch")
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")
     evaluate.add_argument("--model", type=Path, default=Path("artifacts/model"))
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             learning_rate=args.learning_rate,
             patience=args.patience,
+            flip_time=args.flip_time,
             progress=progress,
         )
         meta = run_training(args.dataset, args.out, config)

@@ -49,6 +49,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     seed: int = 20261122
     threads: Optional[int] = None  # torch CPU threads; None: all cores
+    # Mirror time (left-right) for a random half of each batch: a bar's buy/sell pair and a
+    # schedule of buys read the same backwards, while up/down (price) is never flipped. Off by
+    # default: on the quick profile it moved held-out ROC AUC from 0.9945 to 0.9953 (noise-level).
+    flip_time: bool = False
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -167,7 +171,12 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
             disable=None if config.progress else True,
         )
         for idx in bar:
-            x = torch.from_numpy(normalise(train_x[idx], spec)).to(device)
+            batch = train_x[idx]
+            if config.flip_time:
+                mirrored = rng.random(len(idx)) < 0.5
+                batch = batch.copy()
+                batch[mirrored] = batch[mirrored][:, :, ::-1]
+            x = torch.from_numpy(normalise(batch, spec)).to(device)
             y = torch.from_numpy(train_y[idx]).to(device)
             loss = nn.functional.cross_entropy(model(x), y)
             optimiser.zero_grad(set_to_none=True)
