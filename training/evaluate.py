@@ -150,6 +150,28 @@ def _roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> N
     figure.savefig(path)
 
 
+def sample_sheet(dataset_dir: Path, records: Sequence[dict], path: Path, per_variant: int = 2) -> None:
+    """One row per variant, `per_variant` held-out charts each, captioned: what the classes look like."""
+    from PIL import Image, ImageDraw
+
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        key = f"{record['label']}/{record['variant']}"
+        if len(groups[key]) < per_variant:
+            groups[key].append(record)
+    keys = sorted(groups)
+    caption, pad = 150, 4
+    sheet = Image.new("RGB", (caption + per_variant * (250 + pad), len(keys) * (150 + pad)), (200, 200, 200))
+    draw = ImageDraw.Draw(sheet)
+    for row, key in enumerate(keys):
+        y = row * (150 + pad)
+        draw.text((6, y + 68), key, fill=(0, 0, 0))
+        for column, record in enumerate(groups[key]):
+            with Image.open(Path(dataset_dir) / record["path"]) as chart:
+                sheet.paste(chart.convert("RGB"), (caption + column * (250 + pad), y))
+    sheet.save(path, optimize=True)
+
+
 def measure_latency(model_dir: Path, png: bytes, runs: int = 200) -> dict[str, float]:
     """Batch-1 latency of input_fn -> predict_fn -> output_fn (ms), after a warm-up."""
     serving = load_serving_module(model_dir)
@@ -253,6 +275,7 @@ def run_evaluation(
         },
         out_dir / "roc.png",
     )
+    sample_sheet(heldout, records, out_dir / "samples.png")
     report = render_report(results)
     (out_dir / "README.md").write_text(report)
     return report
@@ -328,6 +351,10 @@ def render_report(results: dict[str, Any]) -> str:
     lines += [
         "",
         "![ROC curves](roc.png)",
+        "",
+        "Held-out charts per variant (`samples.png`):",
+        "",
+        "![sample charts](samples.png)",
         "",
         "## Per variant at 0.90 (recall for thieves, false-positive rate for ordinary accounts)",
         "",
