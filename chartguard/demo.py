@@ -89,6 +89,7 @@ def run_demo(
             limit=top,
         )
         stats = stack.stats
+        workers = stack.concurrency
         dead_letters = int(
             sqs.get_queue_attributes(
                 QueueUrl=stack.resources.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
@@ -111,6 +112,7 @@ def run_demo(
         "latency_p50_ms": statistics.median(latencies) if latencies else 0.0,
         "latency_p99_ms": percentile(latencies, 99),
         "dead_letters": dead_letters,
+        "workers": workers,
         "seconds": time.perf_counter() - started,
     }
     _print_summary(flags, truth, summary, report, top)
@@ -146,7 +148,7 @@ def _print_summary(
     if summary["false_positives"]:
         print(f"  customers flagged by variant: {', '.join(summary['false_positives'])}")
     print(
-        f"Throughput {summary['throughput_per_s']:.1f} withdrawals/s through one local event source; "
+        f"Throughput {summary['throughput_per_s']:.1f} withdrawals/s through {summary['workers']} local event-source workers; "
         f"latency from send to done p50 {summary['latency_p50_ms']:.0f} ms, p99 {summary['latency_p99_ms']:.0f} ms"
     )
     print(f"Dead-lettered messages: {summary['dead_letters']}")
