@@ -115,8 +115,7 @@ def test_thieves_are_flagged_and_customers_pass(loaded, endpoint, accounts):
     drain(loaded)
     flagged = {record["user_id"] for record in risk_records(loaded)}
     hackers = {a.user_id for a in accounts if a.label == "hacker"}
-    normals = {a.user_id for a in accounts if a.label == "normal"}
-    assert flagged & normals == set(), "a simulated customer was flagged"
+    assert flagged <= hackers, "a simulated customer was flagged"
     # Model quality is measured by `make evaluate` on thousands of held-out accounts, per variant.
     # Here, with CI's quick model, the plain thefts must be caught and no customer flagged; the
     # harder variants (loose fills, decoy trades) are where a quick model may miss one.
