@@ -11,7 +11,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_every_message_is_flagged_scored_or_dead_lettered_with_a_reason(model_dir, capsys):
     report = run_drill(
-        messages=40, accounts=10, seed=3, model_dir=model_dir, fault_rate=0.3, fault_share=0.3, log=lambda m: None
+        messages=40,
+        accounts=10,
+        seed=3,
+        model_dir=model_dir,
+        fault_rate=0.3,
+        fault_share=0.3,
+        log=lambda m: None,
     )
     print_report(report)
     assert report.malformed_sent == 1 and report.duplicates_sent == 1 and report.injected_faults > 0
