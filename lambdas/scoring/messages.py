@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Optional
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, field_validator
 
 
@@ -42,7 +41,24 @@ class WithdrawalMessage(BaseModel):
         return value
 
 
-class WithdrawalRecord(SqsRecordModel):
-    """An SQS record whose body is a contract-1 JSON message (parsed by Powertools' BatchProcessor)."""
+class SqsRecordAttributes(BaseModel):
+    model_config = ConfigDict(extra="allow")
 
+    ApproximateReceiveCount: str = "1"
+    SentTimestamp: datetime  # epoch milliseconds, as SQS sends it
+
+
+class WithdrawalRecord(BaseModel):
+    """An SQS record whose body is a contract-1 JSON message (parsed by Powertools' BatchProcessor).
+
+    The fields of Powertools' SqsRecordModel that the function reads. That model lives in a
+    package that imports every event source's model, 0.38 s of a 1.56 s cold import measured
+    with `python3.9 -X importtime -c "import scoring.handler"`; this one costs nothing extra.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    messageId: str
+    receiptHandle: str
     body: Json[WithdrawalMessage]
+    attributes: SqsRecordAttributes
