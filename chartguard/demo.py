@@ -173,8 +173,8 @@ def register(subparsers: Any) -> None:
         help="run the whole job on this machine: local stack, simulated accounts, scoring, report",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    parser.add_argument("--hackers", type=int, default=60, help="simulated thieves")
-    parser.add_argument("--normals", type=int, default=240, help="simulated customers")
+    parser.add_argument("--hackers", type=int, default=40, help="simulated thieves")
+    parser.add_argument("--normals", type=int, default=160, help="simulated customers")
     parser.add_argument(
         "--seed", type=int, default=2026, help="market and accounts seed (not a training seed)"
     )
