@@ -64,12 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     progress = not args.no_progress
 
     if args.command == "model":
-        from training.pipeline import build_model, ensure_model, quick_requested
+        from training.pipeline import build_model, ensure_model, model_lock, quick_requested
 
-        if args.force:
-            build_model(
-                args.out, "quick" if args.quick or quick_requested() else "default", progress=progress
-            )
+        if args.force:  # under ensure_model's lock, so a concurrent ensure_model waits for it
+            with model_lock(args.out):
+                profile = "quick" if args.quick or quick_requested() else "default"
+                build_model(args.out, profile, progress=progress)
         ensure_model(args.out, quick=args.quick, progress=progress)
         from training.artifact import read_metadata
 

@@ -49,6 +49,11 @@ def quick_requested() -> bool:
     return os.environ.get(QUICK_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+def model_lock(model_dir: Path):
+    """The lock ensure_model takes before building `model_dir`."""
+    return _locked(Path(model_dir).parent / f".{Path(model_dir).name}.lock")
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +115,7 @@ def ensure_model(model_dir: Path, quick: bool = False, *, progress: bool = True)
 
     if good_enough():
         return model_dir
-    with _locked(model_dir.parent / f".{model_dir.name}.lock"):
+    with model_lock(model_dir):
         if not good_enough():  # another process may have built it while we waited
             profile = "quick" if quick else "default"
             log.info("training the %s model into %s", profile, model_dir)

@@ -48,7 +48,10 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 20261122
-    threads: Optional[int] = None  # torch CPU threads; None: all cores
+    # torch CPU threads. One by default: on two cores shared with other work, torch's second
+    # OpenMP thread spins waiting for a busy core (measured: 0.3 s per ResNet batch on 1 thread,
+    # 3 s on 2 under load 3). CHARTGUARD_TORCH_THREADS overrides; 0 means torch's default.
+    threads: int = field(default_factory=lambda: int(os.environ.get("CHARTGUARD_TORCH_THREADS", "1")))
     # Mirror time (left-right) for a random half of each batch: a bar's buy/sell pair and a
     # schedule of buys read the same backwards, while up/down (price) is never flipped. Off by
     # default: on the quick profile it moved held-out ROC AUC from 0.9945 to 0.9953 (noise-level).
@@ -241,7 +244,3 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
     }
     (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
-
-
-def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)
