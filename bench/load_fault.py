@@ -91,7 +91,6 @@ def run_drill(
     model_dir: Path = DEFAULT_MODEL_DIR,
     fault_rate: float = 0.10,
     fault_share: float = 0.40,
-    visibility_timeout: int = 2,
     log: Any = print,
 ) -> DrillReport:
     from training.market_data import synthetic_klines
@@ -100,7 +99,7 @@ def run_drill(
     rng = random.Random(seed)
     report = DrillReport()
     window_end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    with LocalStack(model_dir=model_dir, visibility_timeout=visibility_timeout, log=log) as stack:
+    with LocalStack(model_dir=model_dir, log=log) as stack:
         assert stack.resources is not None
         names = stack.resources.names
         dynamodb, sqs, s3 = stack.client("dynamodb"), stack.client("sqs"), stack.client("s3")

@@ -86,6 +86,7 @@ class SqsEventSource:
         batch_size: int = 10,
         batching_window: float = 1.0,
         wait_time: int = 1,
+        retry_delay: Optional[int] = None,
         context_factory: Callable[[], Any] = LocalLambdaContext,
     ):
         self._sqs = sqs
@@ -94,6 +95,9 @@ class SqsEventSource:
         self._batch_size = batch_size
         self._window = batching_window
         self._wait = wait_time
+        # None: a failed message waits out the queue's visibility timeout, as under Lambda.
+        # Locally: it is made visible again after this many seconds, so retries take seconds.
+        self._retry_delay = retry_delay
         self._context_factory = context_factory
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -129,12 +133,14 @@ class SqsEventSource:
         try:
             response = self._handler(event, self._context_factory())
         except Exception as error:  # Lambda: the invocation failed, every record comes back
+            self._retry_later(messages)
             ids = [m["MessageId"] for m in messages]
             return BatchOutcome(
                 len(messages), 0, len(messages), f"{type(error).__name__}: {error}", failed_ids=ids
             )
         failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
+        self._retry_later([m for m in messages if m["MessageId"] in failed])
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
             self._sqs.delete_message_batch(
@@ -153,6 +159,22 @@ class SqsEventSource:
             ],
             failed_ids=sorted(failed),
         )
+
+    def _retry_later(self, messages: list[dict[str, Any]]) -> None:
+        if self._retry_delay is None or not messages:
+            return
+        for start in range(0, len(messages), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": self._retry_delay,
+                    }
+                    for i, m in enumerate(messages[start : start + 10])
+                ],
+            )
 
     def run(self, stop: threading.Event, on_batch: Optional[Callable[[BatchOutcome], None]] = None) -> None:
         """Poll until `stop` is set; `on_batch` sees every batch that received something."""
@@ -188,6 +210,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--batching-window", type=float, default=1.0)
+    parser.add_argument(
+        "--retry-delay", type=int, default=None, help="seconds before a failed message reappears"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
@@ -203,6 +228,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         handler=lambda_handler,
         batch_size=args.batch_size,
         batching_window=args.batching_window,
+        retry_delay=args.retry_delay,
     )
     print("ready", flush=True)
     source.run(stop, lambda outcome: print(outcome_line(outcome), flush=True))

@@ -16,9 +16,11 @@ from boto3.dynamodb.types import TypeSerializer
 from infra.settings import MAX_RECEIVE_COUNT
 from scoring.contracts import KLINES_TABLE, RISK_TABLE, TRADES_TABLE, TableSpec
 
-# Locally a failed message reappears after a few seconds instead of the deployed queue's
-# 6 x function timeout, so a retry drill takes seconds. Everything else matches the stack.
-LOCAL_VISIBILITY_TIMEOUT_SECONDS = 3
+# Longer than any local batch takes, so two workers never hold the same message (the deployed
+# queue's rule, 6 x the function timeout, serves the same end). A failed message is made visible
+# again after LOCAL_RETRY_DELAY_SECONDS by the local event source, so a retry drill takes seconds.
+LOCAL_VISIBILITY_TIMEOUT_SECONDS = 60
+LOCAL_RETRY_DELAY_SECONDS = 1
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,13 @@ import boto3
 
 from chartguard.endpoint_standin import FaultPlan, serving_interpreter
 from chartguard.event_source import BatchOutcome, parse_outcome_line
-from chartguard.local_resources import DEFAULT_NAMES, CreatedResources, ResourceNames, create_resources
+from chartguard.local_resources import (
+    DEFAULT_NAMES,
+    LOCAL_RETRY_DELAY_SECONDS,
+    CreatedResources,
+    ResourceNames,
+    create_resources,
+)
 from infra.settings import BATCH_SIZE, MAX_BATCHING_WINDOW_SECONDS
 
 DEFAULT_MODEL_DIR = Path("artifacts/model")
@@ -210,6 +216,7 @@ class LocalStack:
         assert self.resources is not None
         command = [sys.executable, "-m", "chartguard.event_source", "--queue-url", self.resources.queue_url]
         command += ["--batch-size", str(self.batch_size), "--batching-window", str(self.batching_window)]
+        command += ["--retry-delay", str(LOCAL_RETRY_DELAY_SECONDS)]
         for _ in range(self.concurrency):
             worker = subprocess.Popen(command, env=function_env, stdout=subprocess.PIPE, text=True)
             self._workers.append(worker)

@@ -109,7 +109,6 @@ def aws(moto_url, function_env, monkeypatch):
             evidence_bucket=FUNCTION_ENV["EVIDENCE_BUCKET"],
             endpoint_name=FUNCTION_ENV["ENDPOINT_NAME"],
         ),
-        visibility_timeout=1,
     )
     clients["resources"] = created
     return clients
