@@ -105,7 +105,15 @@ def _bars_of_day(
         low = min(open_, close) * math.exp(-down)
         volume = float(rng.lognormal(mean=math.log(1000.0) + 40 * s, sigma=0.5))
         bars.append(
-            Kline(symbol, open_time, *(round(v, 6) for v in (open_, high, low, close)), round(volume, 3))
+            Kline(
+                symbol,
+                open_time,
+                round(open_, 6),
+                round(high, 6),
+                round(low, 6),
+                round(close, 6),
+                round(volume, 3),
+            )
         )
         log_price += ret
     return bars, math.exp(log_price)

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence, cast
 
 import numpy as np
 
-from scoring.market import BAR_SECONDS, Kline, Trade, epoch_to_utc, window_bar_range
+from scoring.market import BAR_SECONDS, Kline, Side, Trade, epoch_to_utc, window_bar_range
 
 HACKER = "hacker"
 NORMAL = "normal"
@@ -88,7 +88,7 @@ class _AccountBuilder:
                     user_id=self.user_id,
                     trade_id=f"{self.user_id}-t{number:04d}",
                     symbol=symbol,
-                    side=side,
+                    side=cast(Side, side),
                     price=round(price, 6),
                     quantity=round(qty, 6),
                     traded_at=epoch_to_utc(millis),

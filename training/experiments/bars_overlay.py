@@ -15,7 +15,7 @@ import argparse
 import json
 import threading
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -60,7 +60,7 @@ class _OverlayCanvas:
                 linewidth=72 / DPI,
                 antialiased=False,
             )
-            style = dict(
+            style: dict[str, Any] = dict(
                 linestyle="none",
                 marker="o",
                 markersize=DOT_DIAMETER_PX * 72 / DPI,
