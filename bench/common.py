@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from chartguard.percentiles import percentile  # noqa: F401  (re-exported for the benchmarks)
 from scoring.market import Kline, Trade, bar_open_time, epoch_to_utc
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

@@ -145,13 +145,9 @@ def run_drill(
             report.duplicates_sent += copies - 1
 
         def progress(stats: Any, waiting: int) -> None:
-            now = time.perf_counter()
-            if now - progress.last >= 10:  # type: ignore[attr-defined]
-                progress.last = now  # type: ignore[attr-defined]
-                log(f"drill: done {stats.succeeded}, failed receipts {stats.failed}, waiting {waiting}")
+            log(f"drill: done {stats.succeeded}, failed receipts {stats.failed}, waiting {waiting}")
 
-        progress.last = time.perf_counter()  # type: ignore[attr-defined]
-        drained = stack.wait_until_drained(len(good), timeout=3 * 3600, progress=progress)
+        drained = stack.wait_until_drained(len(good), timeout=3 * 3600, progress=progress, progress_every=10)
         report.seconds = time.perf_counter() - started
         stopped.set()
         stretch.join(timeout=5)

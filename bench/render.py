@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from bench.common import percentile, sample_day
+from bench.common import sample_day
+from chartguard.percentiles import percentile
 from scoring.chart import (
     DOT_DIAMETER_PX,
     DPI,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import percentile
+from chartguard.percentiles import percentile
 
 
 def _load_average() -> str:

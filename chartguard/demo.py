@@ -66,12 +66,8 @@ def run_demo(
             send_withdrawal(sqs, stack.resources.queue_url, body)
 
         def progress(stats: RunnerStats, waiting: int) -> None:
-            now = time.perf_counter()
-            if now - progress.last >= 3:  # type: ignore[attr-defined]
-                progress.last = now  # type: ignore[attr-defined]
-                _say(f"demo: scored {stats.succeeded}/{len(accounts)}, {waiting} waiting in the queue")
+            _say(f"demo: scored {stats.succeeded}/{len(accounts)}, {waiting} waiting in the queue")
 
-        progress.last = 0.0  # type: ignore[attr-defined]
         if not stack.wait_until_drained(len(accounts), timeout=900, progress=progress):
             raise RuntimeError("demo: the queue did not drain in 15 minutes")
         drained_at = time.perf_counter()

@@ -26,7 +26,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import boto3
 
@@ -93,7 +93,6 @@ class LocalStack:
         names: ResourceNames = DEFAULT_NAMES,
         batch_size: int = BATCH_SIZE,
         batching_window: float = MAX_BATCHING_WINDOW_SECONDS,
-        visibility_timeout: Optional[int] = None,
         fail_rate: float = 0.0,
         run_function: bool = True,
         concurrency: int = 2,
@@ -106,7 +105,6 @@ class LocalStack:
         self.names = names
         self.batch_size = batch_size
         self.batching_window = batching_window
-        self.visibility_timeout = visibility_timeout
         self.fail_rate = fail_rate
         self.run_function = run_function
         self.concurrency = concurrency
@@ -177,8 +175,7 @@ class LocalStack:
             name: boto3.client(name, endpoint_url=moto_url, region_name=REGION, **_credentials())
             for name in ("dynamodb", "sqs", "s3")
         }
-        extra = {} if self.visibility_timeout is None else {"visibility_timeout": self.visibility_timeout}
-        self.resources = create_resources(**clients, names=self.names, **extra)
+        self.resources = create_resources(**clients, names=self.names)
         self.env = {
             **base,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.endpoint_url,
@@ -280,11 +277,19 @@ class LocalStack:
             service, endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=REGION, **_credentials()
         )
 
-    def wait_until_drained(self, expected: int, timeout: float = 600.0, progress: Any = None) -> bool:
-        """Wait until the runner has handled `expected` receipts' worth of messages and the queue is empty."""
+    def wait_until_drained(
+        self,
+        expected: int,
+        timeout: float = 600.0,
+        progress: Optional[Callable[[RunnerStats, int], None]] = None,
+        progress_every: float = 3.0,
+    ) -> bool:
+        """Wait until `expected` messages succeeded and the queue is empty; `progress(stats, waiting)`
+        is called at most every `progress_every` seconds."""
         assert self.resources is not None
         sqs = self.client("sqs")
         deadline = time.monotonic() + timeout
+        last_report = time.monotonic()
         while time.monotonic() < deadline:
             attributes = sqs.get_queue_attributes(
                 QueueUrl=self.resources.queue_url,
@@ -293,10 +298,11 @@ class LocalStack:
             waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
                 attributes["ApproximateNumberOfMessagesNotVisible"]
             )
-            if progress is not None:
-                progress(self.stats, waiting)
             if waiting == 0 and self.stats.succeeded >= expected:
                 return True
+            if progress is not None and time.monotonic() - last_report >= progress_every:
+                last_report = time.monotonic()
+                progress(self.stats, waiting)
             time.sleep(0.5)
         return False
 

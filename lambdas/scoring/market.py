@@ -50,6 +50,13 @@ def _decimal(value: float) -> Decimal:
     return Decimal(str(value))
 
 
+def _check_bar(symbol: str, open_time: int, low: float, high: float) -> None:
+    if open_time % BAR_SECONDS:
+        raise ValueError(f"{symbol} bar at {open_time}: open_time must be a multiple of 300")
+    if low > high:
+        raise ValueError(f"{symbol} bar at {open_time}: low {low} > high {high}")
+
+
 @dataclass(frozen=True)
 class Trade:
     """One fill of one account (contract 2)."""
@@ -116,10 +123,7 @@ class Kline:
     volume: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.open_time % BAR_SECONDS:
-            raise ValueError(f"{self.symbol} bar at {self.open_time}: open_time must be a multiple of 300")
-        if self.low > self.high:
-            raise ValueError(f"{self.symbol} bar at {self.open_time}: low {self.low} > high {self.high}")
+        _check_bar(self.symbol, self.open_time, self.low, self.high)
 
     @property
     def amplitude(self) -> float:
@@ -174,10 +178,7 @@ class BarRange:
     low: float
 
     def __post_init__(self) -> None:
-        if self.open_time % BAR_SECONDS:
-            raise ValueError(f"{self.symbol} bar at {self.open_time}: open_time must be a multiple of 300")
-        if self.low > self.high:
-            raise ValueError(f"{self.symbol} bar at {self.open_time}: low {self.low} > high {self.high}")
+        _check_bar(self.symbol, self.open_time, self.low, self.high)
 
 
 def window_bar_range(start: datetime, end: datetime) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping, Optional
 from urllib.parse import quote
@@ -21,14 +22,14 @@ class RiskFlag:
 
     user_id: str
     withdrawal_id: str
-    requested_at: Any  # datetime, UTC
-    scored_at: Any  # datetime, UTC
+    requested_at: datetime  # UTC
+    scored_at: datetime  # UTC
     score: float
     threshold: float
     symbol_scores: Mapping[str, float]
     trade_count: int
-    window_start: Any
-    window_end: Any
+    window_start: datetime
+    window_end: datetime
     endpoint: str
     render_version: str
     amount: Optional[str] = None

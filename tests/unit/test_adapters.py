@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -238,7 +237,6 @@ def test_recorder_failure_to_write_is_retry_later():
         ddb_stub.add_client_error("put_item", service_error_code="ThrottlingException", http_status_code=400)
         with pytest.raises(RetryLater):
             recorder.record(FLAG, {"BTC-USD": b"png"})
-    assert json.dumps(risk_item(FLAG, []), default=str)  # the item serialises for logs too
 
 
 def test_klines_query_fetches_only_what_the_chart_needs():
