@@ -21,6 +21,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from scoring.chart import RENDER_VERSION, render_chart
 from training.dataset import build_dataset, load_records
 
 THRESHOLD = 0.90
@@ -209,10 +210,25 @@ def run_evaluation(
     """Build (or reuse) the held-out set, score it, write metrics.json, roc.png and README.md."""
     model_dir, out_dir, work_dir = Path(model_dir), Path(out_dir), Path(work_dir)
     metadata = json.loads((model_dir / "metadata.json").read_text())
-    heldout = work_dir / f"heldout-{seed}-{images_per_class}"
-    if not (heldout / "manifest.json").exists():
+    # The held-out charts must be drawn the way the model was trained to see them.
+    render_version = str(metadata.get("render_version", RENDER_VERSION))
+    suffix = "" if render_version == RENDER_VERSION else f"-{render_version}"
+    heldout = work_dir / f"heldout-{seed}-{images_per_class}{suffix}"
+    manifest = heldout / "manifest.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("render_version") != render_version:
+        raise ValueError(f"{heldout} holds charts of another render version than {render_version}")
+    if not manifest.exists():
+        if renderer is None and render_version != RENDER_VERSION:
+            raise ValueError(f"the model expects {render_version} charts: pass its renderer")
         build_dataset(
-            heldout, images_per_class, images_per_class, seed=seed, val_fraction=1.0, progress=progress
+            heldout,
+            images_per_class,
+            images_per_class,
+            seed=seed,
+            val_fraction=1.0,
+            progress=progress,
+            renderer=renderer or render_chart,
+            render_version=render_version,
         )
     records = load_records(heldout)
     y = np.array([r["label"] == "hacker" for r in records])

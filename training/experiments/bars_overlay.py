@@ -35,6 +35,7 @@ from scoring.chart import (
 from scoring.market import Kline, Trade
 
 RENDER_VERSION = "experiment-bars-overlay"
+TRADED_VERSION = "experiment-traded-bars"
 BAR_GREY = (0.82, 0.82, 0.82)
 
 
@@ -46,16 +47,20 @@ class _OverlayCanvas:
         self.axes = self.figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
         self.lock = threading.Lock()
 
-    def draw(self, bars: Sequence[Kline], trades: Sequence[Trade]) -> np.ndarray:
+    def draw(self, bars: Sequence[Kline], trades: Sequence[Trade], traded_only: bool = False) -> np.ndarray:
         points = chart_points(bars, trades)
+        if traded_only:  # only the bars the account traded in: no neighbours to blur them
+            shown = sorted({int(x) for x in np.concatenate([points.buy_x, points.sell_x])})
+        else:
+            shown = list(range(len(bars)))
         with self.lock:
             axes = self.axes
             axes.clear()
             axes.set_axis_off()
             axes.vlines(
-                np.arange(len(bars)),
-                [b.low for b in bars],
-                [b.high for b in bars],
+                shown,
+                [bars[i].low for i in shown],
+                [bars[i].high for i in shown],
                 colors=[BAR_GREY],
                 linewidth=72 / DPI,
                 antialiased=False,
@@ -79,11 +84,19 @@ class _OverlayCanvas:
 _canvas: Optional[_OverlayCanvas] = None
 
 
-def render_with_bars(bars: Sequence[Kline], trades: Sequence[Trade]) -> bytes:
+def _shared() -> _OverlayCanvas:
     global _canvas
     if _canvas is None:
         _canvas = _OverlayCanvas()
-    return encode_png(_canvas.draw(bars, trades))
+    return _canvas
+
+
+def render_with_bars(bars: Sequence[Kline], trades: Sequence[Trade]) -> bytes:
+    return encode_png(_shared().draw(bars, trades))
+
+
+def render_with_traded_bars(bars: Sequence[Kline], trades: Sequence[Trade]) -> bytes:
+    return encode_png(_shared().draw(bars, trades, traded_only=True))
 
 
 def main() -> None:
@@ -97,26 +110,40 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("artifacts/experiments/bars-overlay"))
-    parser.add_argument("--images", type=int, default=PROFILES["quick"]["images_per_class"])
+    parser.add_argument("--traded-only", action="store_true", help="draw only the bars traded in")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    parser.add_argument("--images", type=int, help="charts per class (default: the profile's)")
+    parser.add_argument("--width", type=int, default=128, help="the network's input width")
+    parser.add_argument("--height", type=int, default=77, help="the network's input height")
+    parser.add_argument("--architecture", help="override the profile's network")
     parser.add_argument("--heldout", type=int, default=2000)
     parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-default-20261122"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    data = args.out / "dataset"
+    renderer = render_with_traded_bars if args.traded_only else render_with_bars
+    version = TRADED_VERSION if args.traded_only else RENDER_VERSION
+    images = args.images or PROFILES[args.profile]["images_per_class"]
+    data = args.out / f"dataset-{images}"
     if not (data / "manifest.json").exists():
         build_dataset(
             data,
-            args.images,
-            args.images,
+            images,
+            images,
             seed=DEFAULT_SEED,
             progress=False,
-            renderer=render_with_bars,
-            render_version=RENDER_VERSION,
+            renderer=renderer,
+            render_version=version,
         )
     model = args.out / "model"
-    config = TrainConfig(seed=DEFAULT_SEED, progress=False, **PROFILES["quick"]["train"])
+    train_settings = dict(PROFILES[args.profile]["train"])
+    if args.architecture:
+        train_settings["architecture"] = args.architecture
+    config = TrainConfig(
+        seed=DEFAULT_SEED, progress=False, width=args.width, height=args.height, **train_settings
+    )
     meta = train(data, model, config)
-    meta["render_version"] = RENDER_VERSION
+    meta["render_version"] = version
+    meta["profile"] = args.profile
     (model / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     write_serving_code(model)
     report = run_evaluation(
@@ -127,7 +154,7 @@ def main() -> None:
         seed=EVALUATION_SEED,
         training_dataset=args.baseline_dataset,
         progress=False,
-        renderer=render_with_bars,
+        renderer=renderer,
     )
     print(report)
 
