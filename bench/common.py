@@ -11,15 +11,22 @@ from scoring.market import Kline, Trade, bar_open_time, epoch_to_utc
 END = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 
-def sample_day(seed: int, n_trades: int = 20, symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")):
-    """288 bars per symbol ending at END and `n_trades` trades spread over the symbols."""
+def sample_day(
+    seed: int,
+    n_trades: int = 20,
+    symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD"),
+    end: datetime = END,
+    extra_bars: int = 0,
+):
+    """288 bars per symbol ending at `end` (plus `extra_bars` after it) and `n_trades` trades in
+    the first 288, spread over the symbols."""
     rng = np.random.default_rng(seed)
-    first = bar_open_time(END - timedelta(hours=24))
+    first = bar_open_time(end - timedelta(hours=24))
     bars: dict[str, list[Kline]] = {}
     for n, symbol in enumerate(symbols):
         price = 30_000.0 / (n + 1)
         day = []
-        for i in range(288):
+        for i in range(288 + extra_bars):
             move = rng.normal(0, 0.002)
             high = price * (1 + abs(rng.normal(0, 0.003)))
             low = price * (1 - abs(rng.normal(0, 0.003)))

@@ -2,12 +2,16 @@
 
     python -m bench.handler [--messages 200] [--model-dir artifacts/model]
 
-One account with 20 trades in 2 symbols (288 five-minute bars each) is scored again and again
-through the real handler. Its DynamoDB and S3 calls go over HTTP to moto's server and its
-endpoint calls to the stand-in serving the trained model, each in a process of its own (the
-local stack without its event source), so this process's CPU time is the function's own work.
-The threshold is lowered to 0.0001 so that every message also takes the write path (evidence
-PNGs and the conditional put): the worst case.
+One account with 20 trades in 2 symbols (288 five-minute bars each) asks to withdraw again and
+again, as live traffic does: each message's window ends when it is sent, and the klines run up
+to the present. Every message goes through the real handler; its DynamoDB and S3 calls go over
+HTTP to moto's server and its endpoint calls to the stand-in serving the trained model, each in
+a process of its own (the local stack without its event source), so this process's CPU time is
+the function's own work. The threshold is lowered to 0.0001 so that every message also takes the
+write path (evidence PNGs and the conditional put): the worst case.
+
+Two runs in one process, for a like-for-like ratio: the klines cache off (KLINES_CACHE_SECONDS=0:
+every message reads its symbols' 288 bars) and on (the default: settled bars are read once).
 
 Printed per message: wall time in total and per stage (moto's answers included: moto is far
 slower than DynamoDB), wall time without the endpoint call ("overhead"), and the function's
@@ -23,9 +27,11 @@ import json
 import os
 import statistics
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from bench.common import END, sample_day
+from bench.common import sample_day
 from chartguard.event_source import LocalLambdaContext, lambda_record
 from chartguard.local_resources import put_items
 from chartguard.local_stack import DEFAULT_MODEL_DIR, LocalStack
@@ -33,6 +39,44 @@ from chartguard.percentiles import percentile
 from scoring.market import format_utc
 
 WARM_UP = 5
+EXTRA_BARS = 24  # klines for the two hours after the start: the run's windows move with the clock
+
+
+def run(handler: Any, arn: str, messages: int, label: str) -> dict[str, list[float]]:
+    """`messages` warm withdrawals through the handler; wall, CPU and stage times in ms."""
+    log = io.StringIO()
+    handler.logger.registered_handler.stream = log
+    wall, cpu = [], []
+    for n in range(messages + WARM_UP):
+        body = {
+            "user_id": "u-bench",
+            "withdrawal_id": f"w-{label}-{n}",
+            "requested_at": format_utc(datetime.now(timezone.utc)),
+        }
+        message = {
+            "MessageId": f"m-{label}-{n}",
+            "ReceiptHandle": "r",
+            "Body": json.dumps(body),
+            "Attributes": {},
+        }
+        event = {"Records": [lambda_record(message, arn, "us-east-1")]}
+        started, started_cpu = time.perf_counter(), time.process_time()
+        with contextlib.redirect_stdout(io.StringIO()):  # Powertools flushes metrics every 100 values
+            response = handler.lambda_handler(event, LocalLambdaContext())
+        if n >= WARM_UP:  # the first calls build the clients and the figure, and fill the cache
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+        assert response["batchItemFailures"] == [], response
+    stages: dict[str, list[float]] = {}
+    scored = [json.loads(x) for x in log.getvalue().splitlines()]
+    for entry in [e for e in scored if e.get("message") == "withdrawal scored"][WARM_UP:]:
+        for stage, ms in entry["timings_ms"].items():
+            stages.setdefault(stage, []).append(ms)
+    overhead = [total - endpoint for total, endpoint in zip(wall, stages["endpoint"])]
+    rows = {"total (wall)": wall, "overhead (wall, all but the endpoint)": overhead}
+    rows.update({f"  stage {name}": values for name, values in sorted(stages.items())})
+    rows["function CPU (this process)"] = cpu
+    return rows
 
 
 def main() -> None:
@@ -40,51 +84,33 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     args = parser.parse_args()
+    results: dict[str, dict[str, list[float]]] = {}
     with LocalStack(model_dir=args.model_dir, run_function=False, log=lambda message: None) as stack:
         assert stack.resources is not None
         names = stack.resources.names
         os.environ.update(stack.env)
         os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
         os.environ["RISK_THRESHOLD"] = "0.0001"
-        bars, trades = sample_day(seed=1, n_trades=20)
+        bars, trades = sample_day(seed=1, n_trades=20, end=datetime.now(timezone.utc), extra_bars=EXTRA_BARS)
         dynamodb = stack.client("dynamodb")
         put_items(dynamodb, names.klines_table, (b.to_item() for day in bars.values() for b in day))
         put_items(dynamodb, names.trades_table, (t.to_item() for t in trades))
 
-        from scoring import handler  # imported after the environment is set, as in Lambda
+        from scoring import config, handler  # imported after the environment is set, as in Lambda
 
-        log = io.StringIO()
-        handler.logger.registered_handler.stream = log
         arn = f"arn:aws:sqs:us-east-1:000000000000:{names.queue}"
-        wall, cpu = [], []
-        for n in range(args.messages + WARM_UP):
-            body = {"user_id": "u-bench", "withdrawal_id": f"w-{n}", "requested_at": format_utc(END)}
-            message = {
-                "MessageId": f"m-{n}",
-                "ReceiptHandle": "r",
-                "Body": json.dumps(body),
-                "Attributes": {},
-            }
-            event = {"Records": [lambda_record(message, arn, "us-east-1")]}
-            started, started_cpu = time.perf_counter(), time.process_time()
-            with contextlib.redirect_stdout(io.StringIO()):  # Powertools flushes metrics every 100 values
-                response = handler.lambda_handler(event, LocalLambdaContext())
-            if n >= WARM_UP:  # the first calls build the clients and the figure
-                wall.append((time.perf_counter() - started) * 1000)
-                cpu.append((time.process_time() - started_cpu) * 1000)
-            assert response["batchItemFailures"] == [], response
-    stages: dict[str, list[float]] = {}
-    scored = [json.loads(x) for x in log.getvalue().splitlines()]
-    for entry in [e for e in scored if e.get("message") == "withdrawal scored"][WARM_UP:]:
-        for stage, ms in entry["timings_ms"].items():
-            stages.setdefault(stage, []).append(ms)
-    overhead = [total - endpoint for total, endpoint in zip(wall, stages["endpoint"])]
-    print(f"handler, {len(wall)} warm messages, 20 trades in 2 symbols, every one flagged and written (ms)")
-    rows = [("total (wall)", wall), ("overhead (wall, all but the endpoint)", overhead)]
-    rows += [(f"  stage {name}", values) for name, values in sorted(stages.items())]
-    rows += [("function CPU (this process)", cpu)]
-    for name, values in rows:
-        print(f"  {name:40s} p50 {statistics.median(values):7.2f}  p99 {percentile(values, 99):7.2f}")
+        for label, cache_seconds in (("klines cache off", "0"), ("klines cache on (default)", "600")):
+            os.environ["KLINES_CACHE_SECONDS"] = cache_seconds
+            config.get_settings.cache_clear()
+            handler.collaborators.cache_clear()
+            results[label] = run(handler, arn, args.messages, label.split()[2])
+    for label, rows in results.items():
+        print(
+            f"handler, {args.messages} warm messages, 20 trades in 2 symbols, every one flagged and written,"
+        )
+        print(f"{label} (ms)")
+        for name, values in rows.items():
+            print(f"  {name:40s} p50 {statistics.median(values):7.2f}  p99 {percentile(values, 99):7.2f}")
 
 
 if __name__ == "__main__":

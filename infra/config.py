@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from infra import settings
-from scoring.contracts import DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
+from scoring.contracts import DEFAULT_KLINES_CACHE_SECONDS, DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LAYER_DIR = REPO / "layers" / "build"
@@ -69,6 +69,7 @@ class DeployConfig:
     endpoint_variant: str
     risk_threshold: float
     window_hours: int
+    klines_cache_seconds: int
     evidence_retention_days: int
     reserved_concurrency: Optional[int]
     max_concurrency: Optional[int]
@@ -110,6 +111,9 @@ class DeployConfig:
             endpoint_variant=_text(get, "endpoint_variant") or settings.DEFAULT_ENDPOINT_VARIANT,
             risk_threshold=_threshold(get),
             window_hours=_number(get, "window_hours", int, DEFAULT_WINDOW_HOURS, low=1, high=24 * 7),
+            klines_cache_seconds=_number(
+                get, "klines_cache_seconds", int, DEFAULT_KLINES_CACHE_SECONDS, low=0, high=3600
+            ),
             evidence_retention_days=_number(
                 get, "evidence_retention_days", int, settings.EVIDENCE_RETENTION_DAYS, low=1
             ),

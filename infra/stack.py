@@ -52,6 +52,7 @@ class ChartguardStack(Stack):
                 "ENDPOINT_NAME": self.endpoint.endpoint_name,
                 "RISK_THRESHOLD": _decimal_text(config.risk_threshold),
                 "WINDOW_HOURS": str(config.window_hours),
+                "KLINES_CACHE_SECONDS": str(config.klines_cache_seconds),
                 "POWERTOOLS_SERVICE_NAME": settings.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
                 "MPLCONFIGDIR": "/tmp",  # matplotlib's cache; the only writable path on Lambda

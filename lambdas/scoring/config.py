@@ -8,7 +8,7 @@ from typing import Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scoring.contracts import DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
+from scoring.contracts import DEFAULT_KLINES_CACHE_SECONDS, DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
 
 
 class ConfigurationError(RuntimeError):
@@ -25,6 +25,11 @@ class Settings(BaseModel):
     endpoint_name: str = Field(alias="ENDPOINT_NAME", min_length=1)
     risk_threshold: float = Field(alias="RISK_THRESHOLD", default=DEFAULT_RISK_THRESHOLD, gt=0.0, lt=1.0)
     window_hours: int = Field(alias="WINDOW_HOURS", default=DEFAULT_WINDOW_HOURS, ge=1, le=24 * 7)
+    # How long a warm function may chart from settled klines it read before (0: read every bar
+    # of every window from the table). An optional addition to contract 7.
+    klines_cache_seconds: float = Field(
+        alias="KLINES_CACHE_SECONDS", default=DEFAULT_KLINES_CACHE_SECONDS, ge=0.0, le=3600.0
+    )
 
     @classmethod
     def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:

@@ -48,3 +48,5 @@ HACKER_CLASS_INDEX = CLASS_ORDER.index("hacker")
 DETECTOR = "chart-classifier"
 DEFAULT_RISK_THRESHOLD = 0.90
 DEFAULT_WINDOW_HOURS = 24
+# Not in the design's contract 7 list: an optional addition (a warm function's klines memory).
+DEFAULT_KLINES_CACHE_SECONDS = 600

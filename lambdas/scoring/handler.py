@@ -25,7 +25,7 @@ from scoring.endpoint import SageMakerPredictor
 from scoring.errors import RejectedMessage, ScoringError
 from scoring.messages import WithdrawalRecord
 from scoring.risk import RiskRecorder
-from scoring.trades import KlinesTable, TradesTable
+from scoring.trades import CachedKlines, KlinesTable, TradesTable
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Chartguard"))
@@ -37,9 +37,11 @@ def collaborators() -> dict[str, Any]:
     """The adapters the decision needs, built once per process from the validated settings."""
     settings = get_settings()
     dynamodb = client("dynamodb")
+    table = KlinesTable(dynamodb, settings.klines_table)
+    cache_seconds = settings.klines_cache_seconds
     return {
         "trades": TradesTable(dynamodb, settings.trades_table),
-        "klines": KlinesTable(dynamodb, settings.klines_table),
+        "klines": CachedKlines(table, max_age_seconds=cache_seconds) if cache_seconds else table,
         "predictor": SageMakerPredictor(client("sagemaker-runtime"), settings.endpoint_name),
         "recorder": RiskRecorder(
             dynamodb=dynamodb,

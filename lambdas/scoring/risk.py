@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scoring.clients import raise_translated
 from scoring.contracts import DETECTOR, RISK_TABLE
+from scoring.fanout import fan_out
 from scoring.market import format_utc
 
 
@@ -97,25 +98,9 @@ class RiskRecorder:
 
     def record(self, flag: RiskFlag, images: Mapping[str, bytes]) -> bool:
         """True if this call wrote the record, False if a previous delivery already had."""
-        evidence = []
         # Evidence first: a record never points at an image that is not there. Keys are
         # deterministic, so a retry rewrites the same objects instead of adding new ones.
-        for symbol, png in sorted(images.items()):
-            key = flag.evidence_key(symbol)
-            try:
-                self._s3.put_object(
-                    Bucket=self._bucket,
-                    Key=key,
-                    Body=png,
-                    ContentType="image/png",
-                    Metadata={
-                        "withdrawal-id": quote(flag.withdrawal_id),
-                        "render-version": flag.render_version,
-                    },
-                )
-            except (ClientError, BotoCoreError) as error:
-                raise_translated(error, f"put evidence s3://{self._bucket}/{key}")
-            evidence.append(f"s3://{self._bucket}/{key}")
+        evidence = fan_out(lambda symbol: self._put_evidence(flag, symbol, images[symbol]), sorted(images))
 
         item = risk_item(flag, evidence)
         try:
@@ -132,3 +117,20 @@ class RiskRecorder:
         except BotoCoreError as error:
             raise_translated(error, f"put risk record {flag.user_id}/{flag.event_key}")
         return True
+
+    def _put_evidence(self, flag: RiskFlag, symbol: str, png: bytes) -> str:
+        key = flag.evidence_key(symbol)
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=png,
+                ContentType="image/png",
+                Metadata={
+                    "withdrawal-id": quote(flag.withdrawal_id),
+                    "render-version": flag.render_version,
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise_translated(error, f"put evidence s3://{self._bucket}/{key}")
+        return f"s3://{self._bucket}/{key}"

@@ -1,9 +1,11 @@
-"""Reads of the trades (contract 2) and klines (contract 3) tables."""
+"""Reads of the trades (contract 2) and klines (contract 3) tables, and a warm process's memory of settled klines."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scoring.clients import raise_translated
 from scoring.contracts import KLINES_TABLE, TRADES_TABLE
 from scoring.errors import InvalidStoredRecord
-from scoring.market import BarRange, Kline, Trade, format_utc, window_bar_range
+from scoring.market import BAR_SECONDS, BarRange, Kline, Trade, format_utc, window_bar_range
 
 _deserializer = TypeDeserializer()
 
@@ -70,9 +72,8 @@ class KlinesTable:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def _query(self, symbol: str, start: datetime, end: datetime, **extra: Any) -> Iterator[dict[str, Any]]:
+    def _query(self, symbol: str, first: int, last: int, **extra: Any) -> Iterator[dict[str, Any]]:
         pk, sk = KLINES_TABLE.partition.name, KLINES_TABLE.sort.name
-        first, last = window_bar_range(start, end)
         names = {"#pk": pk, "#sk": sk, **extra.pop("ExpressionAttributeNames", {})}
         return _query_all(
             self._dynamodb,
@@ -88,12 +89,12 @@ class KlinesTable:
             **extra,
         )
 
-    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[BarRange]:
-        """The symbol's 5-minute bars that overlap [start, end), in time order: only what the chart needs."""
+    def bars_between(self, symbol: str, first: int, last: int) -> list[BarRange]:
+        """The symbol's bars with first <= open_time <= last, in time order: only what the chart needs."""
         items = self._query(
             symbol,
-            start,
-            end,
+            first,
+            last,
             ProjectionExpression="#sk, #high, #low",
             ExpressionAttributeNames={"#high": "high", "#low": "low"},
         )
@@ -105,9 +106,92 @@ class KlinesTable:
         except (KeyError, ValueError, TypeError, ArithmeticError) as error:
             raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
 
+    def bars_in_window(
+        self, symbol: str, start: datetime, end: datetime, fresh: bool = False
+    ) -> list[BarRange]:
+        """The symbol's 5-minute bars that overlap [start, end), in time order (always read: `fresh`
+        is for the cache below)."""
+        return self.bars_between(symbol, *window_bar_range(start, end))
+
     def klines_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]:
         """The same bars with every attribute (open, close, volume too), for people's charts."""
         try:
-            return [Kline.from_item(item) for item in self._query(symbol, start, end)]
+            return [Kline.from_item(item) for item in self._query(symbol, *window_bar_range(start, end))]
         except (KeyError, ValueError, TypeError, ArithmeticError) as error:
             raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Every bar of one symbol from `first` to `last` (open times; a bar not held is a bar the
+    table did not have), read when all of them had settled."""
+
+    first: int
+    last: int
+    bars: tuple[BarRange, ...]
+    read_at: float  # when the oldest of them was read (clock seconds)
+
+
+class CachedKlines:
+    """A warm function's memory of the settled bars it has read, so that a message reads only the
+    bars its process has not seen yet.
+
+    A bar is settled `settle_seconds` after it closes; the bars still open or settling are read
+    from the table on every message. What is held is forgotten after `max_age_seconds`, so a
+    corrected kline reaches the charts within that time. Withdrawals of the live day share their
+    symbols' bars: after the first, a message reads the last few bars of each symbol instead of
+    the window's 288. `fresh=True` reads the whole window from the table (the decision asks for
+    it before it blames missing market data), so the cache never makes a message fail that the
+    table would have scored.
+    """
+
+    def __init__(
+        self,
+        table: KlinesTable,
+        *,
+        max_age_seconds: float,
+        settle_seconds: int = 300,
+        max_symbols: int = 4096,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._table = table
+        self._max_age = max_age_seconds
+        self._settle = settle_seconds
+        self._max_symbols = max_symbols
+        self._clock = clock
+        self._spans: dict[str, _Span] = {}
+
+    def _settled_until(self, now: float) -> int:
+        """The open_time of the newest bar that has closed and settled by `now`."""
+        horizon = int(now) - self._settle - BAR_SECONDS
+        return horizon - horizon % BAR_SECONDS
+
+    def bars_in_window(
+        self, symbol: str, start: datetime, end: datetime, fresh: bool = False
+    ) -> list[BarRange]:
+        first, last = window_bar_range(start, end)
+        now = self._clock()
+        span = None if fresh else self._spans.get(symbol)
+        if span is not None and (
+            now - span.read_at > self._max_age or not span.first <= first <= span.last + BAR_SECONDS
+        ):
+            span = None
+        if span is None:
+            bars = self._table.bars_between(symbol, first, last)
+            read_at = now
+        else:
+            held = [bar for bar in span.bars if first <= bar.open_time <= last]
+            newer = (
+                self._table.bars_between(symbol, span.last + BAR_SECONDS, last) if last > span.last else []
+            )
+            bars = held + newer
+            read_at = span.read_at
+        keep_to = min(last, self._settled_until(now))
+        self._spans.pop(symbol, None)
+        if keep_to >= first:
+            self._spans[symbol] = _Span(
+                first, keep_to, tuple(b for b in bars if b.open_time <= keep_to), read_at
+            )
+            if len(self._spans) > self._max_symbols:  # the least recently read symbol goes first
+                del self._spans[next(iter(self._spans))]
+        return bars

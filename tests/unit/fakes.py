@@ -23,8 +23,10 @@ class FakeTrades:
 class FakeKlines:
     def __init__(self, bars: Mapping[str, list[Kline]]):
         self._bars = bars
+        self.reads: list[tuple[str, bool]] = []
 
-    def bars_in_window(self, symbol: str, start: datetime, end: datetime) -> list[Kline]:
+    def bars_in_window(self, symbol: str, start: datetime, end: datetime, fresh: bool = False) -> list[Kline]:
+        self.reads.append((symbol, fresh))
         first, last = window_bar_range(start, end)
         return [b for b in self._bars.get(symbol, []) if first <= b.open_time <= last]
 

@@ -1,0 +1,158 @@
+"""A warm function's memory of settled klines (scoring.trades.CachedKlines) and the decision's
+refusal to let it invent missing market data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from scoring.decision import Withdrawal, score_withdrawal
+from scoring.errors import MissingMarketData
+from scoring.market import BAR_SECONDS, BarRange, Trade, window_bar_range
+from scoring.trades import CachedKlines
+from tests.unit.fakes import FakePredictor, FakeRecorder, FakeTrades
+
+NOW = datetime(2026, 11, 20, 12, 0, 40, tzinfo=timezone.utc)  # 40 s into the 12:00 bar
+SETTLE = 300
+
+
+class TableSpy:
+    """Stands in for KlinesTable.bars_between; records every range it is asked for."""
+
+    def __init__(self, open_times: list[int], symbol: str = "BTC-USD"):
+        self.symbol = symbol
+        self.bars = {t: BarRange(symbol, t, 101.0, 99.0) for t in open_times}
+        self.reads: list[tuple[int, int]] = []
+
+    def bars_between(self, symbol: str, first: int, last: int) -> list[BarRange]:
+        self.reads.append((first, last))
+        return [self.bars[t] for t in sorted(self.bars) if first <= t <= last]
+
+
+def day_of_bars(end: datetime, extra_bars: int = 0) -> list[int]:
+    first, last = window_bar_range(end - timedelta(hours=24), end)
+    return list(range(first, last + 1 + extra_bars * BAR_SECONDS, BAR_SECONDS))
+
+
+class Clock:
+    def __init__(self, moment: datetime):
+        self.now = moment.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cached(table: TableSpy, clock: Clock, max_age: float = 600) -> CachedKlines:
+    return CachedKlines(table, max_age_seconds=max_age, settle_seconds=SETTLE, clock=clock)  # type: ignore[arg-type]
+
+
+def test_a_second_message_reads_only_the_bars_that_had_not_settled():
+    table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
+    klines = cached(table, clock)
+    start = NOW - timedelta(hours=24)
+    first_read = klines.bars_in_window("BTC-USD", start, NOW)
+    again = klines.bars_in_window("BTC-USD", start, NOW)
+
+    first, last = window_bar_range(start, NOW)
+    settled = int(NOW.timestamp()) - SETTLE - BAR_SECONDS
+    settled -= settled % BAR_SECONDS
+    assert table.reads == [(first, last), (settled + BAR_SECONDS, last)]
+    assert again == first_read and len(again) == 289  # 24 h from 12:00:40 overlaps 289 bars
+
+
+def test_live_traffic_reads_the_new_bars_as_the_window_moves():
+    table, clock = TableSpy(day_of_bars(NOW, extra_bars=3)), Clock(NOW)
+    klines = cached(table, clock)
+    klines.bars_in_window("BTC-USD", NOW - timedelta(hours=24), NOW)
+    later = NOW + timedelta(minutes=10)
+    clock.now = later.timestamp()
+    bars = klines.bars_in_window("BTC-USD", later - timedelta(hours=24), later)
+
+    first, last = window_bar_range(later - timedelta(hours=24), later)
+    assert [b.open_time for b in bars] == list(range(first, last + 1, BAR_SECONDS))
+    assert len(table.reads) == 2 and table.reads[1][1] == last
+    assert last - table.reads[1][0] < 6 * BAR_SECONDS  # a handful of bars, not the day
+
+
+def test_bars_that_are_still_open_are_read_again_with_their_new_range():
+    table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
+    klines = cached(table, clock)
+    start = NOW - timedelta(hours=24)
+    klines.bars_in_window("BTC-USD", start, NOW)
+    _, last = window_bar_range(start, NOW)
+    table.bars[last] = BarRange("BTC-USD", last, 130.0, 70.0)  # the live bar widened
+    assert klines.bars_in_window("BTC-USD", start, NOW)[-1].high == 130.0
+
+
+def test_what_is_held_is_forgotten_after_max_age():
+    table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
+    klines = cached(table, clock, max_age=600)
+    start = NOW - timedelta(hours=24)
+    klines.bars_in_window("BTC-USD", start, NOW)
+    clock.now += 601
+    klines.bars_in_window("BTC-USD", start, NOW)
+    assert table.reads[-1] == window_bar_range(start, NOW)
+
+
+def test_an_older_window_and_fresh_reads_go_to_the_table():
+    table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
+    klines = cached(table, clock)
+    start = NOW - timedelta(hours=24)
+    klines.bars_in_window("BTC-USD", start, NOW)
+    earlier = NOW - timedelta(hours=1)
+    klines.bars_in_window("BTC-USD", earlier - timedelta(hours=24), earlier)  # e.g. a redelivery
+    assert table.reads[-1] == window_bar_range(earlier - timedelta(hours=24), earlier)
+    klines.bars_in_window("BTC-USD", start, NOW, fresh=True)
+    assert table.reads[-1] == window_bar_range(start, NOW)
+
+
+def test_a_late_kline_is_charted_not_blamed_on_the_cache():
+    """The cache read the day while one settled bar was missing; the bar arrived later and the
+    account traded in it: the decision reads the window again before calling data missing."""
+    start = NOW - timedelta(hours=24)
+    first, _ = window_bar_range(start, NOW)
+    late = first + 100 * BAR_SECONDS
+    table, clock = TableSpy([t for t in day_of_bars(NOW) if t != late]), Clock(NOW)
+    klines = cached(table, clock)
+    klines.bars_in_window("BTC-USD", start, NOW)  # an earlier message charted the day without it
+    table.bars[late] = BarRange("BTC-USD", late, 101.0, 99.0)
+    at = datetime.fromtimestamp(late + 10, tz=timezone.utc)
+    trade = Trade("u-1", "t-1", "BTC-USD", "BUY", 100.0, 1.0, at)
+
+    verdict = score_withdrawal(
+        Withdrawal("u-1", "w-1", NOW),
+        trades=FakeTrades([trade]),
+        klines=klines,
+        predictor=FakePredictor(lambda png: 0.2),
+        recorder=FakeRecorder(),
+        threshold=0.9,
+        window_hours=24,
+    )
+    assert verdict.outcome == "below-threshold"
+    assert table.reads[-1] == window_bar_range(start, NOW)  # the fresh read found it
+
+    del table.bars[late]  # and when the table lacks it too, the data is missing, never "clean"
+    with pytest.raises(MissingMarketData, match="no kline for the bar"):
+        score_withdrawal(
+            Withdrawal("u-1", "w-2", NOW),
+            trades=FakeTrades([trade]),
+            klines=cached(table, clock),
+            predictor=FakePredictor(lambda png: 0.2),
+            recorder=FakeRecorder(),
+            threshold=0.9,
+            window_hours=24,
+        )
+
+
+def test_the_least_recently_read_symbol_is_dropped_beyond_the_bound():
+    table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
+    klines = CachedKlines(table, max_age_seconds=600, settle_seconds=SETTLE, max_symbols=2, clock=clock)  # type: ignore[arg-type]
+    start = NOW - timedelta(hours=24)
+    for symbol in ("A", "B", "A", "C"):
+        klines.bars_in_window(symbol, start, NOW)
+    reads = len(table.reads)
+    klines.bars_in_window("A", start, NOW)  # still held: only the unsettled tail
+    klines.bars_in_window("B", start, NOW)  # dropped when C came: the whole window
+    assert table.reads[reads][0] > table.reads[0][0]
+    assert table.reads[reads + 1] == window_bar_range(start, NOW)
