@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from training.dataset import DEFAULT_SEED, EVALUATION_SEED
+from training.models import ARCHITECTURES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,9 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="train on a dataset directory")
     train.add_argument("--dataset", type=Path, required=True)
     train.add_argument("--out", type=Path, required=True)
-    train.add_argument(
-        "--architecture", default="resnet18", choices=("resnet18", "resnet18_narrow", "small_cnn")
-    )
+    train.add_argument("--architecture", default="resnet18", choices=ARCHITECTURES)
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--height", type=int, default=77)
     train.add_argument("--width", type=int, default=128)

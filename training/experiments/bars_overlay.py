@@ -3,10 +3,12 @@
 Contract 5 (`chart-v1`) draws the trades only, never the bars, so the image cannot say whether a
 buy sits at its bar's low: the fact a thief's fills give away and the round-trip features use.
 This experiment renders `chart-v1` plus every bar's low-high range as a 1 px light-grey line
-under the dots ("bars-overlay"), trains the quick profile on it, and evaluates on a held-out set
-rendered the same way, for a like-for-like comparison with `chart-v1`.
+under the dots ("bars-overlay"; `--traded-only`: only the bars the account traded in), trains a
+profile on it, and evaluates on a held-out set rendered the same way, for a like-for-like
+comparison with `chart-v1`. Findings: docs/training.md.
 
-    python -m training.experiments.bars_overlay [--out artifacts/experiments/bars-overlay]
+    python -m training.experiments.bars_overlay [--traded-only] [--profile quick|default]
+        [--architecture NAME] [--width 128 --height 77] [--out artifacts/experiments/bars-overlay]
 """
 
 from __future__ import annotations
