@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=3)
     train.add_argument("--flip-time", action="store_true", help="augment: mirror time for half of each batch")
+    train.add_argument(
+        "--roll-time", action="store_true", help="augment: rotate each chart's columns at random"
+    )
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")
     evaluate.add_argument("--model", type=Path, default=Path("artifacts/model"))
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             learning_rate=args.learning_rate,
             patience=args.patience,
             flip_time=args.flip_time,
+            roll_time=args.roll_time,
             progress=progress,
         )
         meta = run_training(args.dataset, args.out, config)
