@@ -406,7 +406,9 @@ def interpretation(results: dict[str, Any]) -> list[str]:
             "The round-trip features beat the picture on this data. They read each fill's position inside "
             "its own bar's range from the klines; the chart (contract 5) does not draw the bars, and at 288 "
             "bars across 244 px it could not show one bar's range anyway, so the network has to infer "
-            "'bought at the low, sold at the high' from how the dots sit relative to each other."
+            "'bought at the low, sold at the high' from how the dots sit relative to each other. How far "
+            "the dots alone can go: `python -m training.experiments.picture_features` gives gradient "
+            "boosting only each dot's bar and height on the window's scale (docs/training.md)."
         )
     else:
         comparison = (

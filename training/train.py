@@ -36,8 +36,11 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     architecture: str = "resnet18"
-    height: int = 77  # 150 x 250 shrunk by ~1.95: dots stay 2-3 px, an epoch costs a third
-    width: int = 128
+    # 150 x 250 squeezed to 40 x 250: every column kept (a bar's buy and sell stay in one column)
+    # and heights shrunk, so early layers span a pair's vertical distance; as many pixels as
+    # 128 x 77, which loses columns instead (held-out accuracy 98.7-99.0% against 97.4-98.4%).
+    height: int = 40
+    width: int = 250
     resize: str = "box"
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)

@@ -58,7 +58,7 @@ def test_traded_only_draws_fewer_bars_than_every_bar():
 def test_every_architecture_maps_a_chart_batch_to_two_logits(architecture):
     network = build_model(architecture).eval()
     with torch.no_grad():
-        assert network(torch.zeros(2, 3, 77, 128)).shape == (2, 2)
+        assert network(torch.zeros(2, 3, 40, 250)).shape == (2, 2)
 
 
 def test_evaluation_refuses_a_held_out_set_of_another_render_version(tmp_path):

@@ -33,20 +33,29 @@ ALLOWED_IMPORTS = {
 }
 
 
+TINY_PROFILE = {
+    "images_per_class": 24,
+    "train": {"architecture": "small_cnn", "max_epochs": 1, "patience": 1, "height": 39, "width": 64},
+}
+
+
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A real (if brief) training run through ensure_model, on a tiny profile."""
+def tiny_profile():
+    """The quick profile replaced by a tiny one for this module's tests."""
     saved = dict(pipeline.PROFILES)
-    pipeline.PROFILES["quick"] = {
-        "images_per_class": 24,
-        "train": {"architecture": "small_cnn", "max_epochs": 1, "patience": 1, "height": 39, "width": 64},
-    }
+    pipeline.PROFILES["quick"] = TINY_PROFILE
     try:
-        model_dir = tmp_path_factory.mktemp("artifacts") / "model"
-        assert pipeline.ensure_model(model_dir, quick=True) == model_dir
+        yield TINY_PROFILE
     finally:
         pipeline.PROFILES.clear()
         pipeline.PROFILES.update(saved)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, tiny_profile):
+    """A real (if brief) training run through ensure_model, on the tiny profile."""
+    model_dir = tmp_path_factory.mktemp("artifacts") / "model"
+    assert pipeline.ensure_model(model_dir, quick=True) == model_dir
     return model_dir
 
 
@@ -94,6 +103,13 @@ def test_ensure_model_is_cached(tiny_model):
     before = (tiny_model / "model.onnx").stat().st_mtime_ns
     assert pipeline.ensure_model(tiny_model, quick=True) == tiny_model
     assert (tiny_model / "model.onnx").stat().st_mtime_ns == before
+
+
+def test_a_model_built_with_another_recipe_is_not_taken_for_its_profile(tiny_model):
+    metadata = pipeline.read_metadata(tiny_model)
+    assert pipeline.built_as_profiled(metadata, "quick")
+    changed = dict(metadata, config=dict(metadata["config"], height=77))
+    assert not pipeline.built_as_profiled(changed, "quick")
 
 
 def test_round_trip_png_to_json_probabilities(tiny_model):

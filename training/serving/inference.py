@@ -102,7 +102,7 @@ def model_fn(model_dir: str) -> Dict[str, Any]:
             f"model class order {metadata.get('class_order')} is not {list(CLASS_ORDER)} (contract 6)"
         )
     options = ort.SessionOptions()
-    # One intra-op thread per worker: a 128 x 77 image is too small to split across cores, and
+    # One intra-op thread per worker: a 250 x 40 input is too small to split across cores, and
     # the serving container runs a worker per vCPU. 0 gives onnxruntime's default (all cores).
     threads = int(os.environ.get("CHARTGUARD_ORT_THREADS", "1"))
     options.intra_op_num_threads = threads
