@@ -14,7 +14,8 @@ Profiles:
 - quick (`quick=True`, `--quick`, `QUICK=1 make model` or CHARTGUARD_QUICK_MODEL=1): the small
   CNN on 500 + 500 charts, the same input, about a minute on one thread, still a real trained model.
 
-A model directory built with other settings than its profile's current ones is rebuilt.
+A profile's model built with other settings than the profile's current ones is rebuilt (a full
+model of an older recipe still serves quick requests); a model trained by hand is kept.
 """
 
 from __future__ import annotations
@@ -140,10 +141,14 @@ def ensure_model(model_dir: Path, quick: bool = False, *, progress: bool = True)
         if not is_complete(model_dir):
             return False
         metadata = read_metadata(model_dir)
-        profile = metadata.get("profile", "default")
-        if profile not in PROFILES or not built_as_profiled(metadata, profile):
-            return False  # an older recipe: rebuild with today's
-        return quick or profile != "quick"
+        profile = metadata.get("profile")
+        if profile not in PROFILES:  # trained by hand (`python -m training train`): the user's model
+            log.info("%s holds a model built outside the profiles; using it as it is", model_dir)
+            return True
+        if profile == "quick":  # a quick model serves quick requests, if built as quick is today
+            return quick and built_as_profiled(metadata, "quick")
+        # A full model serves any request; a quick one may take even an older recipe's.
+        return quick or built_as_profiled(metadata, profile)
 
     if good_enough():
         return model_dir

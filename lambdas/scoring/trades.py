@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,26 +124,34 @@ class KlinesTable:
 
 @dataclass(frozen=True)
 class _Span:
-    """Every bar of one symbol from `first` to `last` (open times; a bar not held is a bar the
-    table did not have), read when all of them had settled."""
+    """A gap-free run of one symbol's settled bars (consecutive open times), as read together."""
 
-    first: int
-    last: int
     bars: tuple[BarRange, ...]
     read_at: float  # when the oldest of them was read (clock seconds)
+
+    @property
+    def first(self) -> int:
+        return self.bars[0].open_time
+
+    @property
+    def last(self) -> int:
+        return self.bars[-1].open_time
 
 
 class CachedKlines:
     """A warm function's memory of the settled bars it has read, so that a message reads only the
     bars its process has not seen yet.
 
-    A bar is settled `settle_seconds` after it closes; the bars still open or settling are read
-    from the table on every message. What is held is forgotten after `max_age_seconds`, so a
-    corrected kline reaches the charts within that time. Withdrawals of the live day share their
+    A bar is settled `settle_seconds` after it closes (the klines feed is expected to have written
+    it by then); bars still open or settling are read from the table on every message. Only a
+    gap-free run of bars is held: a bar the table did not have is never remembered as absent, so
+    everything from the first gap on (a late kline, or a market's closed hours) is read again by
+    the next message. What is held is forgotten after `max_age_seconds`, so a corrected kline
+    reaches the charts within that time, and at most `max_bars` bars are held (about 170 bytes
+    each), the least recently read symbols going first. Withdrawals of the live day share their
     symbols' bars: after the first, a message reads the last few bars of each symbol instead of
     the window's 288. `fresh=True` reads the whole window from the table (the decision asks for
-    it before it blames missing market data), so the cache never makes a message fail that the
-    table would have scored.
+    it before it blames missing market data). Safe to call from several threads at once.
     """
 
     def __init__(
@@ -151,15 +160,17 @@ class CachedKlines:
         *,
         max_age_seconds: float,
         settle_seconds: int = 300,
-        max_symbols: int = 4096,
+        max_bars: int = 150_000,
         clock: Callable[[], float] = time.time,
     ):
         self._table = table
         self._max_age = max_age_seconds
         self._settle = settle_seconds
-        self._max_symbols = max_symbols
+        self._max_bars = max_bars
         self._clock = clock
         self._spans: dict[str, _Span] = {}
+        self._held = 0
+        self._lock = threading.Lock()
 
     def _settled_until(self, now: float) -> int:
         """The open_time of the newest bar that has closed and settled by `now`."""
@@ -171,7 +182,8 @@ class CachedKlines:
     ) -> list[BarRange]:
         first, last = window_bar_range(start, end)
         now = self._clock()
-        span = None if fresh else self._spans.get(symbol)
+        with self._lock:
+            span = None if fresh else self._spans.get(symbol)
         if span is not None and (
             now - span.read_at > self._max_age or not span.first <= first <= span.last + BAR_SECONDS
         ):
@@ -186,12 +198,24 @@ class CachedKlines:
             )
             bars = held + newer
             read_at = span.read_at
-        keep_to = min(last, self._settled_until(now))
-        self._spans.pop(symbol, None)
-        if keep_to >= first:
-            self._spans[symbol] = _Span(
-                first, keep_to, tuple(b for b in bars if b.open_time <= keep_to), read_at
-            )
-            if len(self._spans) > self._max_symbols:  # the least recently read symbol goes first
-                del self._spans[next(iter(self._spans))]
+        run = _settled_run(bars, self._settled_until(now))
+        with self._lock:
+            dropped = self._spans.pop(symbol, None)
+            self._held -= len(dropped.bars) if dropped else 0
+            if run:
+                self._spans[symbol] = _Span(run, read_at)
+                self._held += len(run)
+            while self._held > self._max_bars and self._spans:  # least recently read first
+                oldest = next(iter(self._spans))
+                self._held -= len(self._spans.pop(oldest).bars)
         return bars
+
+
+def _settled_run(bars: list[BarRange], settled_until: int) -> tuple[BarRange, ...]:
+    """The bars from the first one on, up to the first gap or the first unsettled bar."""
+    run: list[BarRange] = []
+    for bar in bars:
+        if bar.open_time > settled_until or (run and bar.open_time != run[-1].open_time + BAR_SECONDS):
+            break
+        run.append(bar)
+    return tuple(run)

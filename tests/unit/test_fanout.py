@@ -38,3 +38,12 @@ def test_a_failure_is_raised_after_the_other_calls_have_ended():
     with pytest.raises(ValueError, match="first fails"):
         fan_out(call, list(range(MAX_WORKERS)))
     assert sorted(finished) == list(range(1, MAX_WORKERS))
+
+
+def test_a_fan_out_inside_a_fan_out_runs_inline_instead_of_waiting_on_a_full_pool():
+    def outer(n: int) -> list[int]:
+        return fan_out(lambda m: n * 10 + m, [1, 2])
+
+    assert fan_out(outer, list(range(MAX_WORKERS + 2))) == [
+        [n * 10 + 1, n * 10 + 2] for n in range(MAX_WORKERS + 2)
+    ]

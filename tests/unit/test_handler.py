@@ -14,6 +14,7 @@ from scoring import handler
 from scoring.config import ConfigurationError
 from scoring.errors import MissingMarketData
 from scoring.market import epoch_to_utc
+from scoring.trades import CachedKlines, KlinesTable
 from tests.unit.fakes import FakeKlines, FakePredictor, FakeRecorder, FakeTrades
 from tests.unit.test_decision import MARKET, TRADES
 
@@ -104,3 +105,10 @@ def test_a_missing_variable_fails_the_invocation_naming_it(function_env, monkeyp
     monkeypatch.delenv("ENDPOINT_NAME")
     with pytest.raises(ConfigurationError, match="ENDPOINT_NAME"):
         handler.lambda_handler(copy.deepcopy(EVENT), Context())
+
+
+@pytest.mark.parametrize(("seconds", "kind"), [("600", CachedKlines), ("0", KlinesTable)])
+def test_the_klines_cache_is_on_by_default_and_off_at_zero(function_env, monkeypatch, seconds, kind):
+    monkeypatch.setenv("KLINES_CACHE_SECONDS", seconds)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert type(handler.collaborators()["klines"]) is kind

@@ -9,6 +9,7 @@ import pytest
 
 from scoring.decision import Withdrawal, score_withdrawal
 from scoring.errors import MissingMarketData
+from scoring.fanout import fan_out
 from scoring.market import BAR_SECONDS, BarRange, Trade, window_bar_range
 from scoring.trades import CachedKlines
 from tests.unit.fakes import FakePredictor, FakeRecorder, FakeTrades
@@ -55,10 +56,33 @@ def test_a_second_message_reads_only_the_bars_that_had_not_settled():
     again = klines.bars_in_window("BTC-USD", start, NOW)
 
     first, last = window_bar_range(start, NOW)
-    settled = int(NOW.timestamp()) - SETTLE - BAR_SECONDS
-    settled -= settled % BAR_SECONDS
+    # At 12:00:40 with 300 s to settle, the 11:50 bar (closed 11:55) is the newest settled one.
+    settled = int(datetime(2026, 11, 20, 11, 50, tzinfo=timezone.utc).timestamp())
     assert table.reads == [(first, last), (settled + BAR_SECONDS, last)]
     assert again == first_read and len(again) == 289  # 24 h from 12:00:40 overlaps 289 bars
+
+
+def test_a_late_kline_is_read_by_the_next_message_even_where_nobody_traded():
+    """A bar missing when the window was read is never remembered as absent."""
+    start = NOW - timedelta(hours=24)
+    first, _ = window_bar_range(start, NOW)
+    late = first + 100 * BAR_SECONDS
+    table, clock = TableSpy([t for t in day_of_bars(NOW) if t != late]), Clock(NOW)
+    klines = cached(table, clock)
+    assert len(klines.bars_in_window("BTC-USD", start, NOW)) == 288
+    table.bars[late] = BarRange("BTC-USD", late, 101.0, 99.0)
+    bars = klines.bars_in_window("BTC-USD", start, NOW)
+    assert len(bars) == 289 and [b.open_time for b in bars] == sorted(b.open_time for b in bars)
+    assert table.reads[-1][0] == late  # held up to the gap, read again from it
+
+
+def test_an_empty_read_holds_nothing():
+    table, clock = TableSpy([]), Clock(NOW)
+    klines = cached(table, clock)
+    start = NOW - timedelta(hours=24)
+    assert klines.bars_in_window("BTC-USD", start, NOW) == []
+    klines.bars_in_window("BTC-USD", start, NOW)
+    assert table.reads == [window_bar_range(start, NOW)] * 2
 
 
 def test_live_traffic_reads_the_new_bars_as_the_window_moves():
@@ -109,7 +133,7 @@ def test_an_older_window_and_fresh_reads_go_to_the_table():
 
 def test_a_late_kline_is_charted_not_blamed_on_the_cache():
     """The cache read the day while one settled bar was missing; the bar arrived later and the
-    account traded in it: the decision reads the window again before calling data missing."""
+    account traded in it: it is charted, and without it the data is missing, never "clean"."""
     start = NOW - timedelta(hours=24)
     first, _ = window_bar_range(start, NOW)
     late = first + 100 * BAR_SECONDS
@@ -130,7 +154,7 @@ def test_a_late_kline_is_charted_not_blamed_on_the_cache():
         window_hours=24,
     )
     assert verdict.outcome == "below-threshold"
-    assert table.reads[-1] == window_bar_range(start, NOW)  # the fresh read found it
+    assert table.reads[-1][0] == late  # read again from the gap on
 
     del table.bars[late]  # and when the table lacks it too, the data is missing, never "clean"
     with pytest.raises(MissingMarketData, match="no kline for the bar"):
@@ -145,9 +169,48 @@ def test_a_late_kline_is_charted_not_blamed_on_the_cache():
         )
 
 
-def test_the_least_recently_read_symbol_is_dropped_beyond_the_bound():
+class StaleSource:
+    """A klines source whose remembered answer lacks a bar that a fresh read has."""
+
+    def __init__(self, bars: list[BarRange], missing: int):
+        self.bars, self.missing, self.reads = bars, missing, []
+
+    def bars_in_window(self, symbol, start, end, fresh=False):
+        self.reads.append(fresh)
+        return [b for b in self.bars if fresh or b.open_time != self.missing]
+
+
+def test_the_decision_reads_fresh_before_it_calls_market_data_missing():
+    start = NOW - timedelta(hours=24)
+    bars = [BarRange("BTC-USD", t, 101.0, 99.0) for t in day_of_bars(NOW)]
+    missing = bars[50].open_time
+    source = StaleSource(bars, missing)
+    trade = Trade(
+        "u-1", "t-1", "BTC-USD", "SELL", 100.0, 1.0, datetime.fromtimestamp(missing + 5, tz=timezone.utc)
+    )
+    verdict = score_withdrawal(
+        Withdrawal("u-1", "w-1", NOW),
+        trades=FakeTrades([trade]),
+        klines=source,
+        predictor=FakePredictor(lambda png: 0.2),
+        recorder=FakeRecorder(),
+        threshold=0.9,
+        window_hours=24,
+    )
+    assert verdict.outcome == "below-threshold" and source.reads == [False, True]
+    assert start < trade.traded_at
+
+
+def test_the_least_recently_read_symbols_are_dropped_beyond_the_bound():
     table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
-    klines = CachedKlines(table, max_age_seconds=600, settle_seconds=SETTLE, max_symbols=2, clock=clock)  # type: ignore[arg-type]
+    held_per_symbol = 287  # 289 bars in the window, the last two not settled
+    klines = CachedKlines(
+        table,  # type: ignore[arg-type]
+        max_age_seconds=600,
+        settle_seconds=SETTLE,
+        max_bars=2 * held_per_symbol,
+        clock=clock,
+    )
     start = NOW - timedelta(hours=24)
     for symbol in ("A", "B", "A", "C"):
         klines.bars_in_window(symbol, start, NOW)
@@ -156,3 +219,13 @@ def test_the_least_recently_read_symbol_is_dropped_beyond_the_bound():
     klines.bars_in_window("B", start, NOW)  # dropped when C came: the whole window
     assert table.reads[reads][0] > table.reads[0][0]
     assert table.reads[reads + 1] == window_bar_range(start, NOW)
+
+
+def test_symbols_read_side_by_side_are_held_consistently():
+    table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
+    klines = CachedKlines(table, max_age_seconds=600, settle_seconds=SETTLE, max_bars=287 * 3, clock=clock)  # type: ignore[arg-type]
+    start = NOW - timedelta(hours=24)
+    symbols = [f"S{n}" for n in range(12)]
+    results = fan_out(lambda symbol: klines.bars_in_window(symbol, start, NOW), symbols * 3)
+    assert all(len(bars) == 289 for bars in results)
+    assert klines._held == sum(len(span.bars) for span in klines._spans.values()) <= 287 * 3

@@ -59,6 +59,7 @@ def test_settings_defaults_follow_contract_7():
     settings = Settings.from_environ(ENV)
     assert settings.risk_threshold == 0.90 and settings.window_hours == 24
     assert settings.endpoint_name == "chart-classifier"
+    assert settings.klines_cache_seconds == 600  # an optional addition to contract 7
 
 
 @pytest.mark.parametrize(
@@ -69,6 +70,9 @@ def test_settings_defaults_follow_contract_7():
         ({"RISK_THRESHOLD": "1.5"}, "RISK_THRESHOLD"),
         ({"RISK_THRESHOLD": "ninety"}, "RISK_THRESHOLD"),
         ({"WINDOW_HOURS": "0"}, "WINDOW_HOURS"),
+        ({"KLINES_CACHE_SECONDS": "-1"}, "KLINES_CACHE_SECONDS"),
+        ({"KLINES_CACHE_SECONDS": "a while"}, "KLINES_CACHE_SECONDS"),
+        ({"KLINES_CACHE_SECONDS": "86400"}, "KLINES_CACHE_SECONDS"),
     ],
 )
 def test_a_missing_or_bad_variable_is_named(change, named):

@@ -8,7 +8,7 @@ profile on it, and evaluates on a held-out set rendered the same way, for a like
 comparison with `chart-v1`. Findings: docs/training.md.
 
     python -m training.experiments.bars_overlay [--traded-only] [--profile quick|default]
-        [--architecture NAME] [--width 128 --height 77] [--out artifacts/experiments/bars-overlay]
+        [--architecture NAME] [--width W --height H] [--out artifacts/experiments/bars-overlay]
 """
 
 from __future__ import annotations
@@ -115,8 +115,8 @@ def main() -> None:
     parser.add_argument("--traded-only", action="store_true", help="draw only the bars traded in")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--images", type=int, help="charts per class (default: the profile's)")
-    parser.add_argument("--width", type=int, default=128, help="the network's input width")
-    parser.add_argument("--height", type=int, default=77, help="the network's input height")
+    parser.add_argument("--width", type=int, help="the network's input width (default: the profile's)")
+    parser.add_argument("--height", type=int, help="the network's input height (default: the profile's)")
     parser.add_argument("--architecture", help="override the profile's network")
     parser.add_argument("--heldout", type=int, default=2000)
     parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-default-20261122"))
@@ -138,11 +138,9 @@ def main() -> None:
         )
     model = args.out / "model"
     train_settings = dict(PROFILES[args.profile]["train"])
-    if args.architecture:
-        train_settings["architecture"] = args.architecture
-    config = TrainConfig(
-        seed=DEFAULT_SEED, progress=False, width=args.width, height=args.height, **train_settings
-    )
+    overrides = {"architecture": args.architecture, "width": args.width, "height": args.height}
+    train_settings.update({key: value for key, value in overrides.items() if value is not None})
+    config = TrainConfig(seed=DEFAULT_SEED, progress=False, **train_settings)
     meta = train(data, model, config)
     meta["render_version"] = version
     meta["profile"] = args.profile

@@ -1,18 +1,21 @@
-"""How far can what chart-v1 shows take a classifier? (an experiment: a proxy for the image's ceiling)
+"""How far can what chart-v1 shows take a classifier? (an experiment: an estimate of the image's ceiling)
 
 The round-trip baseline reads each fill's place inside its own bar's range from the klines, which
 contract 5 does not draw. This experiment gives gradient boosting only what a chart-v1 picture
 holds: each dot's bar index and its price on the window's scale (lowest low to highest high), the
-side by colour, and nothing about any single bar. If it falls as short of the issue's targets as
-the networks do, the ceiling is the picture's, not the networks'.
+side by colour, and nothing about any single bar. `--grid W H` first snaps every dot to the
+column and row it falls in on a W x H picture (e.g. the network's 250 x 40 input). It is an upper
+estimate, not a measurement of a picture: it still counts trades exactly, which overlapping dots
+can hide. If even it fell as short of the issue's targets as the networks do, the ceiling would be
+the picture's; it does not.
 
-    python -m training.experiments.picture_features [--images 2000]
+    python -m training.experiments.picture_features [--images 2000] [--grid 250 40]
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -21,8 +24,7 @@ from training.dataset import DEFAULT_SEED, EVALUATION_SEED, market, simulate_cha
 from training.evaluate import THRESHOLD, binary_metrics
 from training.features import chart_features
 
-# Bars that land on one input column after the 250 -> 128 px resize, with a dot's width: the
-# picture cannot tell them apart.
+# Bars whose dots overlap sideways on a 244 px wide plot (288 bars, 5 px dots).
 NEIGHBOURHOOD_BARS = 5
 
 
@@ -37,16 +39,23 @@ def _pairs(xs: np.ndarray, ys: np.ndarray, sides: np.ndarray, reach: int) -> lis
     return spreads
 
 
-def picture_features(bars: Sequence[Kline], trades: Sequence[Trade]) -> list[float]:
+def picture_features(
+    bars: Sequence[Kline], trades: Sequence[Trade], grid: Optional[tuple[int, int]] = None
+) -> list[float]:
+    """Features of the dots only; with `grid` (width, height) each dot snapped to its pixel."""
     index_of = {bar.open_time: i for i, bar in enumerate(bars)}
     low = min(min(b.low for b in bars), min(t.price for t in trades))
     high = max(max(b.high for b in bars), max(t.price for t in trades))
     span = (high - low) or 1.0
-    xs = np.array([index_of[bar_open_time(t.traded_at)] for t in trades])
+    xs = np.array([index_of[bar_open_time(t.traded_at)] for t in trades], dtype=float)
     ys = np.array([(t.price - low) / span for t in trades])
+    if grid is not None:
+        width, height = grid
+        xs = np.floor((xs + 0.5) / len(bars) * width)
+        ys = np.round(ys * height) / height
     sides = np.array([0 if t.side == "BUY" else 1 for t in trades])
     out = [float(len(trades)), float(sides.mean()), float(len(np.unique(xs)))]
-    for reach in (0, NEIGHBOURHOOD_BARS // 2):
+    for reach in (0, 1 if grid is not None else NEIGHBOURHOOD_BARS // 2):
         spreads = _pairs(xs, ys, sides, reach)
         positive = [s for s in spreads if s > 0]
         out += [
@@ -60,10 +69,12 @@ def picture_features(bars: Sequence[Kline], trades: Sequence[Trade]) -> list[flo
     return out
 
 
-def _table(seed: int, images: int) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _table(
+    seed: int, images: int, grid: Optional[tuple[int, int]]
+) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     charts = simulate_charts(market(seed), images, images, seed)
     split = split_accounts([c.account.user_id for c in charts], seed, 0.25)
-    picture = np.array([picture_features(c.bars, c.trades) for c in charts])
+    picture = np.array([picture_features(c.bars, c.trades, grid) for c in charts])
     klines = np.array([chart_features(c.bars, c.trades) for c in charts])
     labels = np.array([c.account.label == "hacker" for c in charts])
     return (
@@ -80,10 +91,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--grid", type=int, nargs=2, metavar=("W", "H"), help="snap dots to a W x H picture")
     args = parser.parse_args()
-    splits, train_picture, train_klines, train_y, _ = _table(DEFAULT_SEED, args.images)
+    grid = tuple(args.grid) if args.grid else None
+    splits, train_picture, train_klines, train_y, _ = _table(DEFAULT_SEED, args.images, grid)
     keep = np.array([s == "train" for s in splits])
-    _, test_picture, test_klines, test_y, variants = _table(EVALUATION_SEED, args.images)
+    _, test_picture, test_klines, test_y, variants = _table(EVALUATION_SEED, args.images, grid)
     for name, train_x, test_x in (
         ("what chart-v1 shows (dot places on the window's scale)", train_picture, test_picture),
         ("round-trip features (each fill inside its own bar)", train_klines, test_klines),
