@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from scoring.decision import Withdrawal, score_withdrawal
+from scoring.decision import Verdict, Withdrawal, score_withdrawal
 from scoring.errors import MissingMarketData
 from scoring.fanout import fan_out
 from scoring.market import BAR_SECONDS, BarRange, Trade, window_bar_range
@@ -42,6 +42,19 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def score_one(trade: Trade, klines: object) -> Verdict:
+    """One withdrawal of the trade's account at NOW, scored low by a fake endpoint."""
+    return score_withdrawal(
+        Withdrawal(trade.user_id, "w-1", NOW),
+        trades=FakeTrades([trade]),
+        klines=klines,  # type: ignore[arg-type]
+        predictor=FakePredictor(lambda png: 0.2),
+        recorder=FakeRecorder(),
+        threshold=0.9,
+        window_hours=24,
+    )
 
 
 def cached(table: TableSpy, clock: Clock, max_age: float = 600) -> CachedKlines:
@@ -144,29 +157,12 @@ def test_a_late_kline_is_charted_not_blamed_on_the_cache():
     at = datetime.fromtimestamp(late + 10, tz=timezone.utc)
     trade = Trade("u-1", "t-1", "BTC-USD", "BUY", 100.0, 1.0, at)
 
-    verdict = score_withdrawal(
-        Withdrawal("u-1", "w-1", NOW),
-        trades=FakeTrades([trade]),
-        klines=klines,
-        predictor=FakePredictor(lambda png: 0.2),
-        recorder=FakeRecorder(),
-        threshold=0.9,
-        window_hours=24,
-    )
-    assert verdict.outcome == "below-threshold"
+    assert score_one(trade, klines).outcome == "below-threshold"
     assert table.reads[-1][0] == late  # read again from the gap on
 
     del table.bars[late]  # and when the table lacks it too, the data is missing, never "clean"
     with pytest.raises(MissingMarketData, match="no kline for the bar"):
-        score_withdrawal(
-            Withdrawal("u-1", "w-2", NOW),
-            trades=FakeTrades([trade]),
-            klines=cached(table, clock),
-            predictor=FakePredictor(lambda png: 0.2),
-            recorder=FakeRecorder(),
-            threshold=0.9,
-            window_hours=24,
-        )
+        score_one(trade, cached(table, clock))
 
 
 class StaleSource:
@@ -181,24 +177,13 @@ class StaleSource:
 
 
 def test_the_decision_reads_fresh_before_it_calls_market_data_missing():
-    start = NOW - timedelta(hours=24)
     bars = [BarRange("BTC-USD", t, 101.0, 99.0) for t in day_of_bars(NOW)]
     missing = bars[50].open_time
     source = StaleSource(bars, missing)
     trade = Trade(
         "u-1", "t-1", "BTC-USD", "SELL", 100.0, 1.0, datetime.fromtimestamp(missing + 5, tz=timezone.utc)
     )
-    verdict = score_withdrawal(
-        Withdrawal("u-1", "w-1", NOW),
-        trades=FakeTrades([trade]),
-        klines=source,
-        predictor=FakePredictor(lambda png: 0.2),
-        recorder=FakeRecorder(),
-        threshold=0.9,
-        window_hours=24,
-    )
-    assert verdict.outcome == "below-threshold" and source.reads == [False, True]
-    assert start < trade.traded_at
+    assert score_one(trade, source).outcome == "below-threshold" and source.reads == [False, True]
 
 
 def test_the_least_recently_read_symbols_are_dropped_beyond_the_bound():
