@@ -24,6 +24,10 @@ def test_defaults_are_the_design_cards() -> None:
     c = config(**EXISTING)
     assert c.python == settings.DEFAULT_PYTHON == "3.9"
     assert c.risk_threshold == 0.90 and c.window_hours == 24
+    assert (
+        c.klines_cache_seconds == 600
+        and config(**EXISTING, klines_cache_seconds="0").klines_cache_seconds == 0
+    )
     assert c.model is None and c.endpoint_name == "chart-classifier"
     assert c.layer_zips["plotting"].parts[-2:] == ("python3.9", "plotting.zip")
 
@@ -56,6 +60,8 @@ def test_deploying_from_a_model_reads_its_artifact_and_image() -> None:
         ({**EXISTING, "risk_threshold": "1.5"}, "risk_threshold"),
         ({**EXISTING, "risk_threshold": "0"}, "risk_threshold"),
         ({**EXISTING, "window_hours": "a day"}, "window_hours"),
+        ({**EXISTING, "klines_cache_seconds": "-5"}, "klines_cache_seconds"),
+        ({**EXISTING, "klines_cache_seconds": "7200"}, "klines_cache_seconds"),
         ({**EXISTING, "analysts_role_arn": "risk-analysts"}, "analysts_role_arn"),
         ({**EXISTING, "max_concurrency": "1"}, "max_concurrency"),
         ({"model_data_url": "models/model.tar.gz", "image_uri": MODEL["image_uri"]}, "model_data_url"),
