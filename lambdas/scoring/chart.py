@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -37,6 +37,13 @@ MARGIN_PX = DOT_DIAMETER_PX // 2 + 1  # the plot area's inset: a dot on a limit 
 BUY_RGB = (255, 0, 0)
 SELL_RGB = (0, 160, 0)
 BACKGROUND_RGB = (255, 255, 255)
+# Matplotlib's line style of a chart's dots: round markers of DOT_DIAMETER_PX, no line, no edge.
+DOT_STYLE: dict[str, Any] = {
+    "linestyle": "none",
+    "marker": "o",
+    "markersize": DOT_DIAMETER_PX * 72 / DPI,
+    "markeredgewidth": 0,
+}
 
 
 class ChartInputError(ValueError):
@@ -115,24 +122,8 @@ class _Canvas:
         inset_x, inset_y = MARGIN_PX / WIDTH_PX, MARGIN_PX / HEIGHT_PX
         self.axes = self.figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
         self.axes.set_axis_off()
-        marker_points = DOT_DIAMETER_PX * 72 / DPI
-        (self.buys,) = self.axes.plot(
-            [],
-            [],
-            linestyle="none",
-            marker="o",
-            markersize=marker_points,
-            markeredgewidth=0,
-            color=np.array(BUY_RGB) / 255,
-        )
-        (self.sells,) = self.axes.plot(
-            [],
-            [],
-            linestyle="none",
-            marker="o",
-            markersize=marker_points,
-            markeredgewidth=0,
-            color=np.array(SELL_RGB) / 255,
+        self.buys, self.sells = (
+            self.axes.plot([], [], color=np.array(rgb) / 255, **DOT_STYLE)[0] for rgb in (BUY_RGB, SELL_RGB)
         )
         for dots in (self.buys, self.sells):
             dots.set_clip_on(False)

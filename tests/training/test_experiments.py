@@ -18,11 +18,17 @@ from training.models import ARCHITECTURES, build_model
 from training.simulate import account_charts, simulate_accounts
 
 
-def test_overlay_keeps_the_dots_and_adds_only_grey():
+def thief_chart():
+    """The bars and trades of one simulated thief's chart."""
     end = datetime(2026, 11, 1, tzinfo=timezone.utc)
     klines = synthetic_klines(["BTC-USD"], end, 2, seed=2)
     account = simulate_accounts(klines, 1, 0, seed=2, window_end=end - timedelta(hours=2))[0]
     _, bars, trades = account_charts(account, klines)[0]
+    return bars, trades
+
+
+def test_overlay_keeps_the_dots_and_adds_only_grey():
+    bars, trades = thief_chart()
     plain = decode_png(render_chart(bars, trades))
     overlay = decode_png(render_with_bars(bars, trades))
     assert overlay.shape == plain.shape == (150, 250, 3)
@@ -39,10 +45,7 @@ def test_overlay_keeps_the_dots_and_adds_only_grey():
 
 
 def test_traded_only_draws_fewer_bars_than_every_bar():
-    end = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    klines = synthetic_klines(["BTC-USD"], end, 2, seed=2)
-    account = simulate_accounts(klines, 1, 0, seed=2, window_end=end - timedelta(hours=2))[0]
-    _, bars, trades = account_charts(account, klines)[0]
+    bars, trades = thief_chart()
     plain = decode_png(render_chart(bars, trades))
 
     def grey_pixels(png: bytes) -> int:

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from scoring.chart import (
     BUY_RGB,
-    DOT_DIAMETER_PX,
+    DOT_STYLE,
     DPI,
     HEIGHT_PX,
     MARGIN_PX,
@@ -67,14 +67,7 @@ class _OverlayCanvas:
                 linewidth=72 / DPI,
                 antialiased=False,
             )
-            style: dict[str, Any] = dict(
-                linestyle="none",
-                marker="o",
-                markersize=DOT_DIAMETER_PX * 72 / DPI,
-                markeredgewidth=0,
-                antialiased=False,
-                clip_on=False,
-            )
+            style: dict[str, Any] = {**DOT_STYLE, "antialiased": False, "clip_on": False}
             axes.plot(points.buy_x, points.buy_y, color=np.array(BUY_RGB) / 255, **style)
             axes.plot(points.sell_x, points.sell_y, color=np.array(SELL_RGB) / 255, **style)
             axes.set_xlim(*points.xlim)
