@@ -13,10 +13,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scoring.clients import raise_translated
 from scoring.contracts import KLINES_TABLE, TRADES_TABLE
-from scoring.errors import InvalidStoredRecord
+from scoring.errors import InvalidStoredRecord, RetryLater
 from scoring.market import BAR_SECONDS, BarRange, Kline, Trade, format_utc, window_bar_range
 
 _deserializer = TypeDeserializer()
+
+BATCH_GET_KEYS = 100  # BatchGetItem's limit of keys per request
+# Attempts at the keys a BatchGetItem left unprocessed (a partial answer under throttling, which
+# botocore's retries do not see), with the backoff before each: 50, 100, 200, 400 ms.
+UNPROCESSED_ATTEMPTS = 5
+UNPROCESSED_BACKOFF_SECONDS = 0.05
 
 
 def _query_all(dynamodb: Any, action: str, **query: Any) -> Iterator[dict[str, Any]]:
@@ -107,6 +113,48 @@ class KlinesTable:
         except (KeyError, ValueError, TypeError, ArithmeticError) as error:
             raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
 
+    def bars_at(self, symbol: str, open_times: list[int]) -> list[BarRange]:
+        """The symbol's bars opening at `open_times` (at most BATCH_GET_KEYS) that the table holds,
+        in time order: a read by key, for the few bars a warm cache lacks (a key-condition query
+        would do as well in DynamoDB; moto answers a query by scanning the whole table)."""
+        if not open_times:
+            return []
+        if len(open_times) > BATCH_GET_KEYS:
+            raise ValueError(f"at most {BATCH_GET_KEYS} bars by key, got {len(open_times)}")
+        pk, sk = KLINES_TABLE.partition.name, KLINES_TABLE.sort.name
+        request = {
+            self._table: {
+                "Keys": [{pk: {"S": symbol}, sk: {"N": str(t)}} for t in open_times],
+                "ProjectionExpression": "#sk, #high, #low",
+                "ExpressionAttributeNames": {"#sk": sk, "#high": "high", "#low": "low"},
+            }
+        }
+        items: list[dict[str, Any]] = []
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            if attempt:
+                time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            try:
+                page = self._dynamodb.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as error:
+                raise_translated(error, f"get klines of {symbol}")
+            items += page.get("Responses", {}).get(self._table, [])
+            request = page.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            left = len(request.get(self._table, {}).get("Keys", []))
+            raise RetryLater(
+                f"get klines of {symbol}: {left} key(s) still unprocessed after {UNPROCESSED_ATTEMPTS} attempts"
+            )
+        try:
+            bars = [
+                BarRange(symbol, int(value[sk]), float(value["high"]), float(value["low"]))
+                for value in ({k: _deserializer.deserialize(v) for k, v in item.items()} for item in items)
+            ]
+        except (KeyError, ValueError, TypeError, ArithmeticError) as error:
+            raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
+        return sorted(bars, key=lambda bar: bar.open_time)
+
     def bars_in_window(
         self, symbol: str, start: datetime, end: datetime, fresh: bool = False
     ) -> list[BarRange]:
@@ -193,10 +241,7 @@ class CachedKlines:
             read_at = now
         else:
             held = [bar for bar in span.bars if first <= bar.open_time <= last]
-            newer = (
-                self._table.bars_between(symbol, span.last + BAR_SECONDS, last) if last > span.last else []
-            )
-            bars = held + newer
+            bars = held + self._newer(symbol, span.last + BAR_SECONDS, last)
             read_at = span.read_at
         run = _settled_run(bars, self._settled_until(now))
         with self._lock:
@@ -209,6 +254,15 @@ class CachedKlines:
                 oldest = next(iter(self._spans))
                 self._held -= len(self._spans.pop(oldest).bars)
         return bars
+
+    def _newer(self, symbol: str, first: int, last: int) -> list[BarRange]:
+        """The bars from `first` to `last` (those after a held run): by key when few, else a query."""
+        if last < first:
+            return []
+        count = (last - first) // BAR_SECONDS + 1
+        if count <= BATCH_GET_KEYS:
+            return self._table.bars_at(symbol, list(range(first, last + 1, BAR_SECONDS)))
+        return self._table.bars_between(symbol, first, last)
 
 
 def _settled_run(bars: list[BarRange], settled_until: int) -> tuple[BarRange, ...]:

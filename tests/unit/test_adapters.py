@@ -264,3 +264,75 @@ def test_a_stored_kline_without_its_high_is_not_silently_skipped():
         stub.add_response("query", {"Items": [{"open_time": {"N": "1763164800"}, "low": {"N": "99"}}]})
         with pytest.raises(InvalidStoredRecord, match="contract 3"):
             KlinesTable(dynamodb, "klines").bars_in_window("BTC-USD", NOW - timedelta(days=1), NOW)
+
+
+def _keys(*open_times: int) -> list[dict[str, dict[str, str]]]:
+    return [{"symbol": {"S": "BTC-USD"}, "open_time": {"N": str(t)}} for t in open_times]
+
+
+def test_klines_by_key_read_the_chart_attributes_in_time_order(monkeypatch):
+    monkeypatch.setattr("scoring.trades.UNPROCESSED_BACKOFF_SECONDS", 0.0)
+    dynamodb = offline_client("dynamodb")
+    first, second = 1763164800, 1763165100
+    projection = {
+        "ProjectionExpression": "#sk, #high, #low",
+        "ExpressionAttributeNames": {"#sk": "open_time", "#high": "high", "#low": "low"},
+    }
+    with Stubber(dynamodb) as stub:
+        # A partial answer (the second key unprocessed), then the rest: both bars, oldest first.
+        stub.add_response(
+            "batch_get_item",
+            {
+                "Responses": {
+                    "klines": [{"open_time": {"N": str(second)}, "high": {"N": "102"}, "low": {"N": "98"}}]
+                },
+                "UnprocessedKeys": {"klines": {"Keys": _keys(first), **projection}},
+            },
+            {"RequestItems": {"klines": {"Keys": _keys(first, second), **projection}}},
+        )
+        stub.add_response(
+            "batch_get_item",
+            {
+                "Responses": {
+                    "klines": [{"open_time": {"N": str(first)}, "high": {"N": "101"}, "low": {"N": "99"}}]
+                }
+            },
+            {"RequestItems": {"klines": {"Keys": _keys(first), **projection}}},
+        )
+        bars = KlinesTable(dynamodb, "klines").bars_at("BTC-USD", [first, second])
+        stub.assert_no_pending_responses()
+    assert [(b.open_time, b.high, b.low) for b in bars] == [(first, 101.0, 99.0), (second, 102.0, 98.0)]
+
+
+def test_klines_by_key_left_unprocessed_fail_the_record_instead_of_looking_absent(monkeypatch):
+    monkeypatch.setattr("scoring.trades.UNPROCESSED_BACKOFF_SECONDS", 0.0)
+    dynamodb = offline_client("dynamodb")
+    unprocessed = {"UnprocessedKeys": {"klines": {"Keys": _keys(1763164800)}}}
+    with Stubber(dynamodb) as stub:
+        for _ in range(5):
+            stub.add_response("batch_get_item", {"Responses": {"klines": []}, **unprocessed})
+        with pytest.raises(RetryLater, match="1 key"):
+            KlinesTable(dynamodb, "klines").bars_at("BTC-USD", [1763164800])
+
+
+def test_a_kline_by_key_without_its_high_is_not_silently_skipped():
+    dynamodb = offline_client("dynamodb")
+    with Stubber(dynamodb) as stub:
+        stub.add_response(
+            "batch_get_item",
+            {"Responses": {"klines": [{"open_time": {"N": "1763164800"}, "low": {"N": "99"}}]}},
+        )
+        with pytest.raises(InvalidStoredRecord, match="contract 3"):
+            KlinesTable(dynamodb, "klines").bars_at("BTC-USD", [1763164800])
+
+
+def test_klines_by_key_throttled_past_retries_is_retry_later():
+    dynamodb = offline_client("dynamodb")
+    with Stubber(dynamodb) as stub:
+        stub.add_client_error(
+            "batch_get_item",
+            service_error_code="ProvisionedThroughputExceededException",
+            http_status_code=400,
+        )
+        with pytest.raises(RetryLater):
+            KlinesTable(dynamodb, "klines").bars_at("BTC-USD", [1763164800])
