@@ -1,18 +1,22 @@
 """Scoring-handler time per message on a warm process, split by stage.
 
-    python -m bench.handler [--messages 200] [--model-dir artifacts/model]
+    python -m bench.handler [--messages 400] [--model-dir artifacts/model]
 
 One account with 20 trades in 2 symbols (288 five-minute bars each) asks to withdraw again and
 again, as live traffic does: each message's window ends when it is sent, and the klines run up
 to the present. Every message goes through the real handler; its DynamoDB and S3 calls go over
 HTTP to moto's server and its endpoint calls to the stand-in serving the trained model, each in
 a process of its own (the local stack without its event source), so this process's CPU time is
-the function's own work. The threshold is lowered to 0.0001 so that every message also takes the
-write path (evidence PNGs and the conditional put): the worst case.
+the function's own work.
 
-Both modes in one process, for a like-for-like ratio, each for half the messages twice, in the
-order off, on, on, off: the klines cache off (KLINES_CACHE_SECONDS=0: every message reads its
-symbols' 288 bars) and on (the default: settled bars are read once).
+Four modes in one process, for like-for-like ratios, each for a quarter of the messages, in two
+rounds of opposite order so that no mode always runs first:
+- flagged: the threshold lowered to 0.0001, so every message also takes the write path (evidence
+  PNGs, then the conditional put): the worst case;
+- clean: the default threshold (0.9), which this ordinary trader stays under (checked for every
+  message): nothing written, as for most withdrawals;
+each with the klines cache off (KLINES_CACHE_SECONDS=0: every message reads its symbols' 288
+bars) and on (the default: settled bars are read once, the few newer ones by key).
 
 Printed per message: wall time in total and per stage (moto's answers included: moto is far
 slower than DynamoDB), wall time without the endpoint call ("overhead"), and the function's
@@ -43,8 +47,9 @@ WARM_UP = 5
 EXTRA_BARS = 24  # klines for the two hours after the start: the run's windows move with the clock
 
 
-def run(handler: Any, arn: str, messages: int, label: str) -> dict[str, list[float]]:
-    """`messages` warm withdrawals through the handler; wall, CPU and stage times in ms."""
+def run(handler: Any, arn: str, messages: int, label: str, outcome: str) -> dict[str, list[float]]:
+    """`messages` warm withdrawals through the handler, each expected to end in `outcome`; wall,
+    CPU and stage times in ms."""
     log = io.StringIO()
     handler.logger.registered_handler.stream = log
     wall, cpu = [], []
@@ -70,7 +75,10 @@ def run(handler: Any, arn: str, messages: int, label: str) -> dict[str, list[flo
         assert response["batchItemFailures"] == [], response
     stages: dict[str, list[float]] = {}
     scored = [json.loads(x) for x in log.getvalue().splitlines()]
-    for entry in [e for e in scored if e.get("message") == "withdrawal scored"][WARM_UP:]:
+    entries = [e for e in scored if e.get("message") == "withdrawal scored"]
+    outcomes = {e["outcome"] for e in entries}
+    assert outcomes == {outcome}, f"{label}: expected every message {outcome!r}, got {sorted(outcomes)}"
+    for entry in entries[WARM_UP:]:
         for stage, ms in entry["timings_ms"].items():
             stages.setdefault(stage, []).append(ms)
     overhead = [total - endpoint for total, endpoint in zip(wall, stages["endpoint"])]
@@ -82,7 +90,7 @@ def run(handler: Any, arn: str, messages: int, label: str) -> dict[str, list[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=400, help="in all, split over the four modes")
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     args = parser.parse_args()
     results: dict[str, dict[str, list[float]]] = {}
@@ -91,7 +99,6 @@ def main() -> None:
         names = stack.resources.names
         os.environ.update(stack.env)
         os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
-        os.environ["RISK_THRESHOLD"] = "0.0001"
         bars, trades = sample_day(seed=1, n_trades=20, end=datetime.now(timezone.utc), extra_bars=EXTRA_BARS)
         dynamodb = stack.client("dynamodb")
         put_items(dynamodb, names.klines_table, (b.to_item() for day in bars.values() for b in day))
@@ -100,21 +107,26 @@ def main() -> None:
         from scoring import config, handler  # imported after the environment is set, as in Lambda
 
         arn = f"arn:aws:sqs:us-east-1:000000000000:{names.queue}"
-        modes = {"klines cache off": "0", "klines cache on (default)": "600"}
-        # Half the messages each, in the order off, on, on, off: neither mode always runs first.
+        # label: (RISK_THRESHOLD, KLINES_CACHE_SECONDS, the outcome every message must have)
+        modes = {
+            "flagged and written, klines cache on (default)": ("0.0001", "600", "flagged"),
+            "flagged and written, klines cache off": ("0.0001", "0", "flagged"),
+            "clean (nothing written), klines cache on (default)": ("0.9", "600", "below-threshold"),
+            "clean (nothing written), klines cache off": ("0.9", "0", "below-threshold"),
+        }
         for round_number, order in enumerate((list(modes), list(reversed(modes)))):
             for label in order:
-                os.environ["KLINES_CACHE_SECONDS"] = modes[label]
+                threshold, cache_seconds, outcome = modes[label]
+                os.environ.update({"RISK_THRESHOLD": threshold, "KLINES_CACHE_SECONDS": cache_seconds})
                 config.get_settings.cache_clear()
                 handler.collaborators.cache_clear()
-                rows = run(handler, arn, args.messages // 2, f"{label.split()[2]}{round_number}")
+                tag = f"{list(modes).index(label)}-{round_number}"
+                rows = run(handler, arn, args.messages // (2 * len(modes)), tag, outcome)
                 for name, values in rows.items():
                     results.setdefault(label, {}).setdefault(name, []).extend(values)
     for label, rows in results.items():
-        print(
-            f"handler, {args.messages} warm messages, 20 trades in 2 symbols, every one flagged and written,"
-        )
-        print(f"{label} (ms)")
+        count = len(rows["total (wall)"])
+        print(f"handler, {count} warm messages, 20 trades in 2 symbols, {label} (ms)")
         for name, values in rows.items():
             print(f"  {name:40s} p50 {statistics.median(values):7.2f}  p99 {percentile(values, 99):7.2f}")
 
