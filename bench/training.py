@@ -62,7 +62,7 @@ def epoch_time(images: int) -> None:
         pixels, labels = load_split(Path(tmp) / "d", "train", spec)
     if TrainConfig().threads:  # as the trainer does
         torch.set_num_threads(TrainConfig().threads)
-    for architecture in ("small_cnn", "resnet18_narrow", "resnet18"):
+    for architecture in ("small_cnn", "resnet18_narrow", "resnet18_narrow_keepx", "resnet18"):
         model = build_model(architecture)
         optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
         model.train()

@@ -7,7 +7,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ARCHITECTURES = ("resnet18", "resnet18_narrow", "resnet18_narrow_avgmax", "small_cnn")
+ARCHITECTURES = (
+    "resnet18",
+    "resnet18_narrow",
+    "resnet18_narrow_avgmax",
+    "resnet18_narrow_keepx",
+    "small_cnn",
+)
 
 
 class BasicBlock(nn.Module):
@@ -37,9 +43,14 @@ class ResNet18(nn.Module):
 
     `pool` "avg" is the paper's global average pooling; "avgmax" adds global max pooling beside
     it, so a pattern that appears in two places of the chart (a thief's few bars) is not
-    outvoted by what fills the rest of it (ordinary-looking trades around the theft)."""
+    outvoted by what fills the rest of it (ordinary-looking trades around the theft).
 
-    def __init__(self, num_classes: int = 2, width: int = 64, pool: str = "avg"):
+    `keep_x` makes the stem's max pooling shrink height only: the first blocks then see the chart
+    at half its columns (one cell about two 5-minute bars of a day) instead of a quarter, so a
+    bar's buy/sell pair is not merged with its neighbours' before its vertical distance is read.
+    Twice the compute."""
+
+    def __init__(self, num_classes: int = 2, width: int = 64, pool: str = "avg", keep_x: bool = False):
         super().__init__()
         if pool not in ("avg", "avgmax"):
             raise ValueError(f"pool must be 'avg' or 'avgmax', got {pool!r}")
@@ -48,7 +59,7 @@ class ResNet18(nn.Module):
             nn.Conv2d(3, width, 7, 2, 3, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, 1),
+            nn.MaxPool2d(3, (2, 1) if keep_x else 2, 1),
         )
         layers, channels = [], width
         for out_channels, stride in ((width, 1), (2 * width, 2), (4 * width, 2), (8 * width, 2)):
@@ -104,6 +115,8 @@ def build_model(architecture: str, num_classes: int = 2) -> nn.Module:
         return ResNet18(num_classes, width=16)
     if architecture == "resnet18_narrow_avgmax":
         return ResNet18(num_classes, width=16, pool="avgmax")
+    if architecture == "resnet18_narrow_keepx":
+        return ResNet18(num_classes, width=16, keep_x=True)
     if architecture == "small_cnn":
         return SmallCNN(num_classes)
     raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
