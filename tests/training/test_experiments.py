@@ -64,6 +64,14 @@ def test_every_architecture_maps_a_chart_batch_to_two_logits(architecture):
         assert network(torch.zeros(2, 3, 40, 250)).shape == (2, 2)
 
 
+def test_the_keepx_stem_halves_the_height_only_once_more():
+    chart = torch.zeros(1, 3, 40, 250)
+    with torch.no_grad():
+        narrow = build_model("resnet18_narrow").stem(chart)  # type: ignore[operator]
+        keepx = build_model("resnet18_narrow_keepx").stem(chart)  # type: ignore[operator]
+    assert narrow.shape[-2:] == (10, 63) and keepx.shape[-2:] == (10, 125)
+
+
 def test_evaluation_refuses_a_held_out_set_of_another_render_version(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
