@@ -8,7 +8,8 @@ profile on it, and evaluates on a held-out set rendered the same way, for a like
 comparison with `chart-v1`. Findings: docs/training.md.
 
     python -m training.experiments.bars_overlay [--traded-only] [--profile quick|default]
-        [--architecture NAME] [--width W --height H] [--out artifacts/experiments/bars-overlay]
+        [--architecture NAME] [--width W --height H] [--min-epochs N]
+        [--out artifacts/experiments/bars-overlay]
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, help="the network's input width (default: the profile's)")
     parser.add_argument("--height", type=int, help="the network's input height (default: the profile's)")
     parser.add_argument("--architecture", help="override the profile's network")
+    parser.add_argument(
+        "--min-epochs", type=int, help="no early stop before this epoch (default: the trainer's)"
+    )
     parser.add_argument("--heldout", type=int, default=2000)
     parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-default-20261122"))
     args = parser.parse_args()
@@ -131,7 +135,12 @@ def main() -> None:
         )
     model = args.out / "model"
     train_settings = dict(PROFILES[args.profile]["train"])
-    overrides = {"architecture": args.architecture, "width": args.width, "height": args.height}
+    overrides = {
+        "architecture": args.architecture,
+        "width": args.width,
+        "height": args.height,
+        "min_epochs": args.min_epochs,
+    }
     train_settings.update({key: value for key, value in overrides.items() if value is not None})
     config = TrainConfig(seed=DEFAULT_SEED, progress=False, **train_settings)
     meta = train(data, model, config)
