@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,6 +19,14 @@ from scoring.market import BAR_SECONDS, BarRange, Kline, Trade, format_utc, wind
 _deserializer = TypeDeserializer()
 
 BATCH_GET_KEYS = 100  # BatchGetItem's limit of keys per request
+# The cache reads at most this many bars by key, more with a query. DynamoDB bills a BatchGetItem
+# per item (half a read unit each, eventually consistent) and a query per 4 KB read (half a unit
+# for a few bars): the 2-3 newest bars a warm function lacks cost 1-1.5 units by key against 0.5.
+# Latency is alike in DynamoDB; moto answers a query by scanning the whole table, a key directly.
+MAX_KEYED_BARS = 4
+# Projection of the chart's attributes: sort key, high, low.
+_CHART_PROJECTION = "#sk, #high, #low"
+_CHART_NAMES = {"#sk": KLINES_TABLE.sort.name, "#high": "high", "#low": "low"}
 # Attempts at the keys a BatchGetItem left unprocessed (a partial answer under throttling, which
 # botocore's retries do not see), with the backoff before each: 50, 100, 200, 400 ms.
 UNPROCESSED_ATTEMPTS = 5
@@ -99,34 +107,24 @@ class KlinesTable:
     def bars_between(self, symbol: str, first: int, last: int) -> list[BarRange]:
         """The symbol's bars with first <= open_time <= last, in time order: only what the chart needs."""
         items = self._query(
-            symbol,
-            first,
-            last,
-            ProjectionExpression="#sk, #high, #low",
-            ExpressionAttributeNames={"#high": "high", "#low": "low"},
+            symbol, first, last, ProjectionExpression=_CHART_PROJECTION, ExpressionAttributeNames=_CHART_NAMES
         )
-        sk = KLINES_TABLE.sort.name
-        try:
-            return [
-                BarRange(symbol, int(item[sk]), float(item["high"]), float(item["low"])) for item in items
-            ]
-        except (KeyError, ValueError, TypeError, ArithmeticError) as error:
-            raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
+        return _bar_ranges(symbol, items)
 
     def bars_at(self, symbol: str, open_times: list[int]) -> list[BarRange]:
-        """The symbol's bars opening at `open_times` (at most BATCH_GET_KEYS) that the table holds,
-        in time order: a read by key, for the few bars a warm cache lacks (a key-condition query
-        would do as well in DynamoDB; moto answers a query by scanning the whole table)."""
+        """The symbol's bars opening at `open_times` that the table holds, in time order: a read by
+        key (BatchGetItem) for the few bars a warm cache lacks. A bar the table lacks is left out,
+        as a query leaves it out."""
         if not open_times:
             return []
-        if len(open_times) > BATCH_GET_KEYS:
+        if len(open_times) > BATCH_GET_KEYS:  # a caller's mistake, not a scoring outcome
             raise ValueError(f"at most {BATCH_GET_KEYS} bars by key, got {len(open_times)}")
         pk, sk = KLINES_TABLE.partition.name, KLINES_TABLE.sort.name
         request = {
             self._table: {
                 "Keys": [{pk: {"S": symbol}, sk: {"N": str(t)}} for t in open_times],
-                "ProjectionExpression": "#sk, #high, #low",
-                "ExpressionAttributeNames": {"#sk": sk, "#high": "high", "#low": "low"},
+                "ProjectionExpression": _CHART_PROJECTION,
+                "ExpressionAttributeNames": dict(_CHART_NAMES),
             }
         }
         items: list[dict[str, Any]] = []
@@ -146,13 +144,9 @@ class KlinesTable:
             raise RetryLater(
                 f"get klines of {symbol}: {left} key(s) still unprocessed after {UNPROCESSED_ATTEMPTS} attempts"
             )
-        try:
-            bars = [
-                BarRange(symbol, int(value[sk]), float(value["high"]), float(value["low"]))
-                for value in ({k: _deserializer.deserialize(v) for k, v in item.items()} for item in items)
-            ]
-        except (KeyError, ValueError, TypeError, ArithmeticError) as error:
-            raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
+        bars = _bar_ranges(
+            symbol, ({k: _deserializer.deserialize(v) for k, v in item.items()} for item in items)
+        )
         return sorted(bars, key=lambda bar: bar.open_time)
 
     def bars_in_window(
@@ -260,9 +254,18 @@ class CachedKlines:
         if last < first:
             return []
         count = (last - first) // BAR_SECONDS + 1
-        if count <= BATCH_GET_KEYS:
+        if count <= MAX_KEYED_BARS:
             return self._table.bars_at(symbol, list(range(first, last + 1, BAR_SECONDS)))
         return self._table.bars_between(symbol, first, last)
+
+
+def _bar_ranges(symbol: str, items: Iterable[dict[str, Any]]) -> list[BarRange]:
+    """Deserialised klines items (sort key, high, low) as BarRange, or InvalidStoredRecord."""
+    sk = KLINES_TABLE.sort.name
+    try:
+        return [BarRange(symbol, int(item[sk]), float(item["high"]), float(item["low"])) for item in items]
+    except (KeyError, ValueError, TypeError, ArithmeticError) as error:
+        raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
 
 
 def _settled_run(bars: list[BarRange], settled_until: int) -> tuple[BarRange, ...]:

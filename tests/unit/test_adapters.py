@@ -305,7 +305,8 @@ def test_klines_by_key_read_the_chart_attributes_in_time_order(monkeypatch):
 
 
 def test_klines_by_key_left_unprocessed_fail_the_record_instead_of_looking_absent(monkeypatch):
-    monkeypatch.setattr("scoring.trades.UNPROCESSED_BACKOFF_SECONDS", 0.0)
+    waits: list[float] = []
+    monkeypatch.setattr("scoring.trades.time.sleep", waits.append)
     dynamodb = offline_client("dynamodb")
     unprocessed = {"UnprocessedKeys": {"klines": {"Keys": _keys(1763164800)}}}
     with Stubber(dynamodb) as stub:
@@ -313,6 +314,8 @@ def test_klines_by_key_left_unprocessed_fail_the_record_instead_of_looking_absen
             stub.add_response("batch_get_item", {"Responses": {"klines": []}, **unprocessed})
         with pytest.raises(RetryLater, match="1 key"):
             KlinesTable(dynamodb, "klines").bars_at("BTC-USD", [1763164800])
+        stub.assert_no_pending_responses()  # five attempts, then the record fails
+    assert waits == [0.05, 0.1, 0.2, 0.4]
 
 
 def test_a_kline_by_key_without_its_high_is_not_silently_skipped():
@@ -326,7 +329,7 @@ def test_a_kline_by_key_without_its_high_is_not_silently_skipped():
             KlinesTable(dynamodb, "klines").bars_at("BTC-USD", [1763164800])
 
 
-def test_klines_by_key_throttled_past_retries_is_retry_later():
+def test_klines_by_key_throttled_is_retry_later():
     dynamodb = offline_client("dynamodb")
     with Stubber(dynamodb) as stub:
         stub.add_client_error(

@@ -84,6 +84,20 @@ def test_a_second_message_reads_only_the_bars_that_had_not_settled():
     assert again == first_read and len(again) == 289  # 24 h from 12:00:40 overlaps 289 bars
 
 
+@pytest.mark.parametrize(("minutes_later", "by_key"), [(10, True), (15, False)])
+def test_up_to_four_newer_bars_are_read_by_key_more_are_queried(minutes_later, by_key):
+    table, clock = TableSpy(day_of_bars(NOW, extra_bars=12)), Clock(NOW)
+    klines = cached(table, clock)
+    start = NOW - timedelta(hours=24)
+    klines.bars_in_window("BTC-USD", start, NOW)
+    later = NOW + timedelta(minutes=minutes_later)  # 2 unsettled bars, then 2 or 3 more
+    clock.now = later.timestamp()
+    bars = klines.bars_in_window("BTC-USD", start, later)
+    newest = window_bar_range(start, later)[1]
+    assert table.reads[-1][1] == newest and bool(table.by_key) is by_key
+    assert bars[-1].open_time == newest
+
+
 def test_a_long_stretch_after_the_held_bars_is_queried_not_read_by_key():
     table, clock = TableSpy(day_of_bars(NOW, extra_bars=120)), Clock(NOW)
     klines = cached(table, clock, max_age=36_000)
