@@ -16,7 +16,7 @@ rounds of opposite order so that no mode always runs first:
 - clean: the default threshold (0.9), which this ordinary trader stays under (checked for every
   message): nothing written, as for most withdrawals;
 each with the klines cache off (KLINES_CACHE_SECONDS=0: every message reads its symbols' 288
-bars) and on (the default: settled bars are read once, the few newer ones by key).
+bars) and on (the default: settled bars are read once).
 
 Printed per message: wall time in total and per stage (moto's answers included: moto is far
 slower than DynamoDB), wall time without the endpoint call ("overhead"), and the function's

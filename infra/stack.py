@@ -60,11 +60,10 @@ class ChartguardStack(Stack):
         )
         function = self.scoring.function
 
-        # What the function does, and nothing more: Query the trades and klines (and BatchGetItem
-        # the few klines its cache lacks), a conditional PutItem on the risk table, PutObject
-        # under evidence/, InvokeEndpoint on its endpoint.
+        # What the function does, and nothing more: Query the trades and klines, a conditional
+        # PutItem on the risk table, PutObject under evidence/, InvokeEndpoint on its endpoint.
         self.tables.trades.grant(function, "dynamodb:Query")
-        self.tables.klines.grant(function, "dynamodb:Query", "dynamodb:BatchGetItem")
+        self.tables.klines.grant(function, "dynamodb:Query")
         self.tables.risk.grant(function, "dynamodb:PutItem")
         iam.Grant.add_to_principal(
             grantee=function,

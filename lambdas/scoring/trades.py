@@ -6,31 +6,17 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scoring.clients import raise_translated
 from scoring.contracts import KLINES_TABLE, TRADES_TABLE
-from scoring.errors import InvalidStoredRecord, RetryLater
+from scoring.errors import InvalidStoredRecord
 from scoring.market import BAR_SECONDS, BarRange, Kline, Trade, format_utc, window_bar_range
 
 _deserializer = TypeDeserializer()
-
-BATCH_GET_KEYS = 100  # BatchGetItem's limit of keys per request
-# The cache reads at most this many bars by key, more with a query. DynamoDB bills a BatchGetItem
-# per item (half a read unit each, eventually consistent) and a query per 4 KB read (half a unit
-# for a few bars): the 2-3 newest bars a warm function lacks cost 1-1.5 units by key against 0.5.
-# Latency is alike in DynamoDB; moto answers a query by scanning the whole table, a key directly.
-MAX_KEYED_BARS = 4
-# Projection of the chart's attributes: sort key, high, low.
-_CHART_PROJECTION = "#sk, #high, #low"
-_CHART_NAMES = {"#sk": KLINES_TABLE.sort.name, "#high": "high", "#low": "low"}
-# Attempts at the keys a BatchGetItem left unprocessed (a partial answer under throttling, which
-# botocore's retries do not see), with the backoff before each: 50, 100, 200, 400 ms.
-UNPROCESSED_ATTEMPTS = 5
-UNPROCESSED_BACKOFF_SECONDS = 0.05
 
 
 def _query_all(dynamodb: Any, action: str, **query: Any) -> Iterator[dict[str, Any]]:
@@ -107,47 +93,19 @@ class KlinesTable:
     def bars_between(self, symbol: str, first: int, last: int) -> list[BarRange]:
         """The symbol's bars with first <= open_time <= last, in time order: only what the chart needs."""
         items = self._query(
-            symbol, first, last, ProjectionExpression=_CHART_PROJECTION, ExpressionAttributeNames=_CHART_NAMES
+            symbol,
+            first,
+            last,
+            ProjectionExpression="#sk, #high, #low",
+            ExpressionAttributeNames={"#high": "high", "#low": "low"},
         )
-        return _bar_ranges(symbol, items)
-
-    def bars_at(self, symbol: str, open_times: list[int]) -> list[BarRange]:
-        """The symbol's bars opening at `open_times` that the table holds, in time order: a read by
-        key (BatchGetItem) for the few bars a warm cache lacks. A bar the table lacks is left out,
-        as a query leaves it out."""
-        if not open_times:
-            return []
-        if len(open_times) > BATCH_GET_KEYS:  # a caller's mistake, not a scoring outcome
-            raise ValueError(f"at most {BATCH_GET_KEYS} bars by key, got {len(open_times)}")
-        pk, sk = KLINES_TABLE.partition.name, KLINES_TABLE.sort.name
-        request = {
-            self._table: {
-                "Keys": [{pk: {"S": symbol}, sk: {"N": str(t)}} for t in open_times],
-                "ProjectionExpression": _CHART_PROJECTION,
-                "ExpressionAttributeNames": dict(_CHART_NAMES),
-            }
-        }
-        items: list[dict[str, Any]] = []
-        for attempt in range(UNPROCESSED_ATTEMPTS):
-            if attempt:
-                time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2 ** (attempt - 1))
-            try:
-                page = self._dynamodb.batch_get_item(RequestItems=request)
-            except (ClientError, BotoCoreError) as error:
-                raise_translated(error, f"get klines of {symbol}")
-            items += page.get("Responses", {}).get(self._table, [])
-            request = page.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            left = len(request.get(self._table, {}).get("Keys", []))
-            raise RetryLater(
-                f"get klines of {symbol}: {left} key(s) still unprocessed after {UNPROCESSED_ATTEMPTS} attempts"
-            )
-        bars = _bar_ranges(
-            symbol, ({k: _deserializer.deserialize(v) for k, v in item.items()} for item in items)
-        )
-        return sorted(bars, key=lambda bar: bar.open_time)
+        sk = KLINES_TABLE.sort.name
+        try:
+            return [
+                BarRange(symbol, int(item[sk]), float(item["high"]), float(item["low"])) for item in items
+            ]
+        except (KeyError, ValueError, TypeError, ArithmeticError) as error:
+            raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
 
     def bars_in_window(
         self, symbol: str, start: datetime, end: datetime, fresh: bool = False
@@ -235,7 +193,10 @@ class CachedKlines:
             read_at = now
         else:
             held = [bar for bar in span.bars if first <= bar.open_time <= last]
-            bars = held + self._newer(symbol, span.last + BAR_SECONDS, last)
+            newer = (
+                self._table.bars_between(symbol, span.last + BAR_SECONDS, last) if last > span.last else []
+            )
+            bars = held + newer
             read_at = span.read_at
         run = _settled_run(bars, self._settled_until(now))
         with self._lock:
@@ -248,24 +209,6 @@ class CachedKlines:
                 oldest = next(iter(self._spans))
                 self._held -= len(self._spans.pop(oldest).bars)
         return bars
-
-    def _newer(self, symbol: str, first: int, last: int) -> list[BarRange]:
-        """The bars from `first` to `last` (those after a held run): by key when few, else a query."""
-        if last < first:
-            return []
-        count = (last - first) // BAR_SECONDS + 1
-        if count <= MAX_KEYED_BARS:
-            return self._table.bars_at(symbol, list(range(first, last + 1, BAR_SECONDS)))
-        return self._table.bars_between(symbol, first, last)
-
-
-def _bar_ranges(symbol: str, items: Iterable[dict[str, Any]]) -> list[BarRange]:
-    """Deserialised klines items (sort key, high, low) as BarRange, or InvalidStoredRecord."""
-    sk = KLINES_TABLE.sort.name
-    try:
-        return [BarRange(symbol, int(item[sk]), float(item["high"]), float(item["low"])) for item in items]
-    except (KeyError, ValueError, TypeError, ArithmeticError) as error:
-        raise InvalidStoredRecord(f"a kline of {symbol} breaks contract 3: {error}") from error
 
 
 def _settled_run(bars: list[BarRange], settled_until: int) -> tuple[BarRange, ...]:

@@ -204,7 +204,6 @@ def test_function_may_do_its_job_and_nothing_else(default_synth: Synth) -> None:
     assert sorted(map(json.dumps, allowed(statements, "dynamodb:Query"))) == sorted(
         map(json.dumps, [getatt(trades), getatt(klines)])
     )
-    assert allowed(statements, "dynamodb:BatchGetItem") == [getatt(klines)]
     assert getatt(risk) in allowed(statements, "dynamodb:PutItem")
     assert allowed(statements, "s3:PutObject") == [
         {"Fn::Join": ["", [getatt(bucket), f"/{settings.EVIDENCE_PREFIX}*"]]}
@@ -212,7 +211,6 @@ def test_function_may_do_its_job_and_nothing_else(default_synth: Synth) -> None:
     actions = {a for s in statements for a in as_list(s["Action"])}
     assert actions == {
         "dynamodb:Query",
-        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "s3:PutObject",
         "sagemaker:InvokeEndpoint",

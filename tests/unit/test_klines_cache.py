@@ -19,24 +19,16 @@ SETTLE = 300
 
 
 class TableSpy:
-    """Stands in for KlinesTable's reads; records every range it is asked for, and which of them
-    were read by key (bars_at) rather than by a query (bars_between)."""
+    """Stands in for KlinesTable.bars_between; records every range it is asked for."""
 
     def __init__(self, open_times: list[int], symbol: str = "BTC-USD"):
         self.symbol = symbol
         self.bars = {t: BarRange(symbol, t, 101.0, 99.0) for t in open_times}
         self.reads: list[tuple[int, int]] = []
-        self.by_key: list[tuple[int, int]] = []
 
     def bars_between(self, symbol: str, first: int, last: int) -> list[BarRange]:
         self.reads.append((first, last))
         return [self.bars[t] for t in sorted(self.bars) if first <= t <= last]
-
-    def bars_at(self, symbol: str, open_times: list[int]) -> list[BarRange]:
-        assert open_times == list(range(open_times[0], open_times[-1] + 1, BAR_SECONDS)), open_times
-        self.reads.append((open_times[0], open_times[-1]))
-        self.by_key.append((open_times[0], open_times[-1]))
-        return [self.bars[t] for t in open_times if t in self.bars]
 
 
 def day_of_bars(end: datetime, extra_bars: int = 0) -> list[int]:
@@ -80,36 +72,7 @@ def test_a_second_message_reads_only_the_bars_that_had_not_settled():
     # At 12:00:40 with 300 s to settle, the 11:50 bar (closed 11:55) is the newest settled one.
     settled = int(datetime(2026, 11, 20, 11, 50, tzinfo=timezone.utc).timestamp())
     assert table.reads == [(first, last), (settled + BAR_SECONDS, last)]
-    assert table.by_key == [(settled + BAR_SECONDS, last)]  # two bars: read by key, not queried
     assert again == first_read and len(again) == 289  # 24 h from 12:00:40 overlaps 289 bars
-
-
-@pytest.mark.parametrize(("minutes_later", "by_key"), [(10, True), (15, False)])
-def test_up_to_four_newer_bars_are_read_by_key_more_are_queried(minutes_later, by_key):
-    table, clock = TableSpy(day_of_bars(NOW, extra_bars=12)), Clock(NOW)
-    klines = cached(table, clock)
-    start = NOW - timedelta(hours=24)
-    klines.bars_in_window("BTC-USD", start, NOW)
-    later = NOW + timedelta(minutes=minutes_later)  # 2 unsettled bars, then 2 or 3 more
-    clock.now = later.timestamp()
-    bars = klines.bars_in_window("BTC-USD", start, later)
-    newest = window_bar_range(start, later)[1]
-    assert table.reads[-1][1] == newest and bool(table.by_key) is by_key
-    assert bars[-1].open_time == newest
-
-
-def test_a_long_stretch_after_the_held_bars_is_queried_not_read_by_key():
-    table, clock = TableSpy(day_of_bars(NOW, extra_bars=120)), Clock(NOW)
-    klines = cached(table, clock, max_age=36_000)
-    start = NOW - timedelta(hours=24)
-    klines.bars_in_window("BTC-USD", start, NOW)
-    later = NOW + timedelta(hours=10)  # 120 bars on: more than one BatchGetItem holds
-    clock.now = later.timestamp()
-    bars = klines.bars_in_window("BTC-USD", start, later)
-    assert table.by_key == [] and len(table.reads) == 2
-    assert [b.open_time for b in bars] == [
-        t for t in sorted(table.bars) if t <= window_bar_range(start, later)[1]
-    ]
 
 
 def test_a_late_kline_is_read_by_the_next_message_even_where_nobody_traded():
