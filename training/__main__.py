@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--seed", type=int, default=DEFAULT_SEED)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=3)
+    train.add_argument(
+        "--min-epochs", type=int, default=0, help="no early stop before this epoch (0: half of --epochs)"
+    )
     train.add_argument("--flip-time", action="store_true", help="augment: mirror time for half of each batch")
     train.add_argument(
         "--roll-time", action="store_true", help="augment: rotate each chart's columns at random"
@@ -97,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             learning_rate=args.learning_rate,
             patience=args.patience,
+            min_epochs=args.min_epochs,
             flip_time=args.flip_time,
             roll_time=args.roll_time,
             progress=progress,
