@@ -41,6 +41,7 @@ from chartguard.event_source import LocalLambdaContext, lambda_record
 from chartguard.local_resources import put_items
 from chartguard.local_stack import DEFAULT_MODEL_DIR, LocalStack
 from chartguard.percentiles import percentile
+from scoring.contracts import DEFAULT_RISK_THRESHOLD
 from scoring.market import format_utc
 
 WARM_UP = 5
@@ -76,6 +77,7 @@ def run(handler: Any, arn: str, messages: int, label: str, outcome: str) -> dict
     stages: dict[str, list[float]] = {}
     scored = [json.loads(x) for x in log.getvalue().splitlines()]
     entries = [e for e in scored if e.get("message") == "withdrawal scored"]
+    assert len(entries) == messages + WARM_UP, f"{label}: {len(entries)} scored of {messages + WARM_UP}"
     outcomes = {e["outcome"] for e in entries}
     assert outcomes == {outcome}, f"{label}: expected every message {outcome!r}, got {sorted(outcomes)}"
     for entry in entries[WARM_UP:]:
@@ -108,16 +110,17 @@ def main() -> None:
 
         arn = f"arn:aws:sqs:us-east-1:000000000000:{names.queue}"
         # label: (RISK_THRESHOLD, KLINES_CACHE_SECONDS, the outcome every message must have)
+        threshold = str(DEFAULT_RISK_THRESHOLD)
         modes = {
             "flagged and written, klines cache on (default)": ("0.0001", "600", "flagged"),
             "flagged and written, klines cache off": ("0.0001", "0", "flagged"),
-            "clean (nothing written), klines cache on (default)": ("0.9", "600", "below-threshold"),
-            "clean (nothing written), klines cache off": ("0.9", "0", "below-threshold"),
+            "clean (nothing written), klines cache on (default)": (threshold, "600", "below-threshold"),
+            "clean (nothing written), klines cache off": (threshold, "0", "below-threshold"),
         }
         for round_number, order in enumerate((list(modes), list(reversed(modes)))):
             for label in order:
-                threshold, cache_seconds, outcome = modes[label]
-                os.environ.update({"RISK_THRESHOLD": threshold, "KLINES_CACHE_SECONDS": cache_seconds})
+                risk_threshold, cache_seconds, outcome = modes[label]
+                os.environ.update({"RISK_THRESHOLD": risk_threshold, "KLINES_CACHE_SECONDS": cache_seconds})
                 config.get_settings.cache_clear()
                 handler.collaborators.cache_clear()
                 tag = f"{list(modes).index(label)}-{round_number}"

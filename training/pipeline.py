@@ -9,9 +9,10 @@ Profiles:
 - default: the 18-layer ResNet at a quarter width (`resnet18_narrow`) on 2,000 + 2,000 charts
   (the issue's setting), each chart shrunk to 250 x 40 (every column kept, heights squeezed: a
   bar's buy and sell stay in one column while the network's early layers see their whole
-  vertical distance), time mirrored and rotated at random (`flip_time`, `roll_time`), the whole
-  one-cycle schedule run before early stopping may end it (`min_epochs`), about 5 min; the
-  full-width `resnet18` takes 8x longer per epoch;
+  vertical distance), time mirrored and rotated at random (`flip_time`, `roll_time`), all 15
+  epochs of the one-cycle schedule run and the best validation epoch kept (`min_epochs` 15:
+  patience never stops it mid-schedule), about 5 min; the full-width `resnet18` takes 8x longer
+  per epoch;
 - quick (`quick=True`, `--quick`, `QUICK=1 make model` or CHARTGUARD_QUICK_MODEL=1): the small
   CNN on 500 + 500 charts, the same input, about a minute on one thread, still a real trained model.
 
@@ -124,10 +125,19 @@ def build_model(
     return metadata
 
 
+def settings_changed(metadata: dict[str, Any], profile: str) -> dict[str, tuple[Any, Any]]:
+    """The profile's training settings a model was built without: {name: (recorded, profile's)}."""
+    config = metadata.get("config", {})
+    return {
+        key: (config.get(key), value)
+        for key, value in PROFILES[profile]["train"].items()
+        if config.get(key) != value
+    }
+
+
 def built_as_profiled(metadata: dict[str, Any], profile: str) -> bool:
     """Whether a model's recorded training settings are its profile's current ones."""
-    config = metadata.get("config", {})
-    return all(config.get(key) == value for key, value in PROFILES[profile]["train"].items())
+    return not settings_changed(metadata, profile)
 
 
 def ensure_model(model_dir: Path, quick: bool = False, *, progress: bool = True) -> Path:
@@ -150,7 +160,15 @@ def ensure_model(model_dir: Path, quick: bool = False, *, progress: bool = True)
         if profile == "quick":  # a quick model serves quick requests, if built as quick is today
             return quick and built_as_profiled(metadata, "quick")
         # A full model serves any request; a quick one may take even an older recipe's.
-        return quick or built_as_profiled(metadata, profile)
+        if quick or built_as_profiled(metadata, profile):
+            return True
+        log.warning(
+            "%s was built with other settings than the %s profile's (%s): rebuilding it",
+            model_dir,
+            profile,
+            ", ".join(f"{k}: {v!r} -> {w!r}" for k, (v, w) in settings_changed(metadata, profile).items()),
+        )
+        return False
 
     if good_enough():
         return model_dir

@@ -160,3 +160,11 @@ def test_pack_is_deterministic(tiny_model, tmp_path):
         assert [(m.name, m.size, m.mtime) for m in a.getmembers()] == [
             (m.name, m.size, m.mtime) for m in b.getmembers()
         ]
+
+
+def test_a_default_model_built_before_min_epochs_is_not_taken_for_the_profile():
+    settings = dict(pipeline.PROFILES["default"]["train"])
+    assert pipeline.built_as_profiled({"config": settings}, "default")
+    older = dict(settings, min_epochs=0)  # what the trainer recorded before the profile set it
+    assert pipeline.settings_changed({"config": older}, "default") == {"min_epochs": (0, 15)}
+    assert not pipeline.built_as_profiled({"config": older}, "default")

@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, help="the network's input height (default: the profile's)")
     parser.add_argument("--architecture", help="override the profile's network")
     parser.add_argument(
-        "--min-epochs", type=int, help="no early stop before this epoch (default: the trainer's)"
+        "--min-epochs", type=int, help="no early stop before this epoch (default: the profile's)"
     )
     parser.add_argument("--heldout", type=int, default=2000)
     parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-default-20261122"))
