@@ -140,6 +140,19 @@ def built_as_profiled(metadata: dict[str, Any], profile: str) -> bool:
     return not settings_changed(metadata, profile)
 
 
+def _replacing(model_dir: Path) -> str:
+    """What ensure_model says of the model it is about to replace: the settings that changed."""
+    if not is_complete(model_dir):
+        return ""
+    metadata = read_metadata(model_dir)
+    profile = metadata.get("profile")
+    changed = settings_changed(metadata, profile) if profile in PROFILES else {}
+    if not changed:  # e.g. a quick model where a full one was asked for
+        return f" (replacing a {profile} model)"
+    settings = ", ".join(f"{k}: {v!r} -> {w!r}" for k, (v, w) in changed.items())
+    return f" (replacing a {profile} model built with other settings: {settings})"
+
+
 def ensure_model(model_dir: Path, quick: bool = False, *, progress: bool = True) -> Path:
     """Return `model_dir`, training the model first when it holds no complete artifact.
 
@@ -160,21 +173,16 @@ def ensure_model(model_dir: Path, quick: bool = False, *, progress: bool = True)
         if profile == "quick":  # a quick model serves quick requests, if built as quick is today
             return quick and built_as_profiled(metadata, "quick")
         # A full model serves any request; a quick one may take even an older recipe's.
-        if quick or built_as_profiled(metadata, profile):
-            return True
-        log.warning(
-            "%s was built with other settings than the %s profile's (%s): rebuilding it",
-            model_dir,
-            profile,
-            ", ".join(f"{k}: {v!r} -> {w!r}" for k, (v, w) in settings_changed(metadata, profile).items()),
-        )
-        return False
+        return quick or built_as_profiled(metadata, profile)
 
     if good_enough():
         return model_dir
     with model_lock(model_dir):
         if not good_enough():  # another process may have built it while we waited
             profile = "quick" if quick else "default"
-            log.info("training the %s model into %s", profile, model_dir)
+            replacing = _replacing(model_dir)  # a model that would not do: say why it goes
+            (log.warning if replacing else log.info)(
+                "training the %s model into %s%s", profile, model_dir, replacing
+            )
             build_model(model_dir, profile, progress=progress)
     return model_dir

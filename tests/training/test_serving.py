@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import shutil
 import tarfile
 
 import numpy as np
@@ -168,3 +169,16 @@ def test_a_default_model_built_before_min_epochs_is_not_taken_for_the_profile():
     older = dict(settings, min_epochs=0)  # what the trainer recorded before the profile set it
     assert pipeline.settings_changed({"config": older}, "default") == {"min_epochs": (0, 15)}
     assert not pipeline.built_as_profiled({"config": older}, "default")
+
+
+def test_a_model_about_to_be_replaced_is_named_with_the_settings_that_changed(tiny_model, tmp_path):
+    assert pipeline._replacing(tmp_path / "nothing") == ""
+    assert pipeline._replacing(tiny_model) == " (replacing a quick model)"
+    older = tmp_path / "model"
+    shutil.copytree(tiny_model, older)
+    metadata = pipeline.read_metadata(older)
+    metadata["config"]["height"] = 77
+    (older / "metadata.json").write_text(json.dumps(metadata))
+    assert (
+        pipeline._replacing(older) == " (replacing a quick model built with other settings: height: 77 -> 39)"
+    )
