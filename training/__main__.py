@@ -52,6 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--roll-time", action="store_true", help="augment: rotate each chart's columns at random"
     )
+    train.add_argument(
+        "--flip-price",
+        action="store_true",
+        help="augment: mirror price and swap buy/sell for half of each batch",
+    )
+    train.add_argument(
+        "--shuffle-time",
+        action="store_true",
+        help="augment: reorder stretches of each chart cut at empty columns",
+    )
+    train.add_argument(
+        "--ema-decay", type=float, default=0.0, help="validate and keep a moving average of the weights"
+    )
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")
     evaluate.add_argument("--model", type=Path, default=Path("artifacts/model"))
@@ -103,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             min_epochs=args.min_epochs,
             flip_time=args.flip_time,
             roll_time=args.roll_time,
+            flip_price=args.flip_price,
+            shuffle_time=args.shuffle_time,
+            ema_decay=args.ema_decay,
             progress=progress,
         )
         meta = run_training(args.dataset, args.out, config)
