@@ -57,14 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="augment: mirror price and swap buy/sell for half of each batch",
     )
-    train.add_argument(
-        "--shuffle-time",
-        action="store_true",
-        help="augment: reorder stretches of each chart cut at empty columns",
-    )
-    train.add_argument(
-        "--ema-decay", type=float, default=0.0, help="validate and keep a moving average of the weights"
-    )
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")
     evaluate.add_argument("--model", type=Path, default=Path("artifacts/model"))
@@ -117,8 +109,6 @@ def main(argv: list[str] | None = None) -> int:
             flip_time=args.flip_time,
             roll_time=args.roll_time,
             flip_price=args.flip_price,
-            shuffle_time=args.shuffle_time,
-            ema_decay=args.ema_decay,
             progress=progress,
         )
         meta = run_training(args.dataset, args.out, config)

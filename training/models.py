@@ -12,7 +12,6 @@ ARCHITECTURES = (
     "resnet18_narrow",
     "resnet18_narrow_avgmax",
     "resnet18_narrow_keepx",
-    "resnet18_columns",
     "small_cnn",
 )
 
@@ -80,58 +79,6 @@ class ResNet18(nn.Module):
         return self.head(pooled)
 
 
-class BasicBlock1d(nn.Module):
-    """BasicBlock over one axis (time): two 3-wide convolutions and the residual shortcut."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
-        super().__init__()
-        self.conv1 = nn.Conv1d(in_channels, out_channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm1d(out_channels)
-        self.conv2 = nn.Conv1d(out_channels, out_channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm1d(out_channels)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv1d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm1d(out_channels)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return torch.relu(out + self.shortcut(x))
-
-
-class ColumnResNet(nn.Module):
-    """A ResNet-18 over time whose stem reads each column of the chart whole.
-
-    The stem is one convolution as tall as the picture and `stem_width` columns wide: every
-    output is a weighted sum over a few neighbouring columns' full height, i.e. where in the
-    column the red and the green sit (a buy/sell pair's vertical distance is a difference of
-    such sums). After it the chart is a sequence over time, and [2, 2, 2, 2] one-dimensional
-    basic blocks (`width`-8 x `width` channels) read it, then global average and max pooling."""
-
-    def __init__(self, num_classes: int = 2, height: int = 40, width: int = 32, stem_width: int = 5):
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, 2 * width, (height, stem_width), 1, (0, stem_width // 2), bias=False),
-            nn.BatchNorm2d(2 * width),
-            nn.ReLU(inplace=True),
-        )
-        layers, channels = [], 2 * width
-        for out_channels, stride in ((width, 1), (2 * width, 2), (4 * width, 2), (8 * width, 2)):
-            layers += [BasicBlock1d(channels, out_channels, stride), BasicBlock1d(out_channels, out_channels)]
-            channels = out_channels
-        self.layers = nn.Sequential(*layers)
-        self.head = nn.Linear(2 * channels, num_classes)
-        for module in self.modules():
-            if isinstance(module, (nn.Conv1d, nn.Conv2d)):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.layers(self.stem(x).squeeze(2))
-        return self.head(torch.cat([features.mean(dim=2), features.amax(dim=2)], dim=1))
-
-
 class SmallCNN(nn.Module):
     """~60k parameters: a stride-2 stem (a 3 x 3 convolution at full input size costs most of the
     time on a CPU), four conv blocks with max pooling, then average- and max-pooled features."""
@@ -161,8 +108,7 @@ class SmallCNN(nn.Module):
         return self.head(pooled)
 
 
-def build_model(architecture: str, num_classes: int = 2, height: int = 40) -> nn.Module:
-    """`height`: the input's, which only `resnet18_columns` (a stem as tall as the picture) needs."""
+def build_model(architecture: str, num_classes: int = 2) -> nn.Module:
     if architecture == "resnet18":
         return ResNet18(num_classes)
     if architecture == "resnet18_narrow":
@@ -171,8 +117,6 @@ def build_model(architecture: str, num_classes: int = 2, height: int = 40) -> nn
         return ResNet18(num_classes, width=16, pool="avgmax")
     if architecture == "resnet18_narrow_keepx":
         return ResNet18(num_classes, width=16, keep_x=True)
-    if architecture == "resnet18_columns":
-        return ColumnResNet(num_classes, height=height)
     if architecture == "small_cnn":
         return SmallCNN(num_classes)
     raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")

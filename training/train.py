@@ -67,13 +67,6 @@ class TrainConfig:
     # buy at a bar's low and a sell at its high stay exactly that, a long round trip becomes a
     # short one and a schedule of buys a schedule of sells. Time and every column are untouched.
     flip_price: bool = False
-    # Cut each chart at 2-4 random empty columns and put the pieces in a random order: every
-    # bar's dots stay whole and together, only the order of the day's stretches changes.
-    shuffle_time: bool = False
-    # Keep an exponential moving average of the weights (and batch-norm statistics), updated
-    # every step with this decay, validate it each epoch and export it rather than the raw
-    # weights when better. 0: off.
-    ema_decay: float = 0.0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -129,21 +122,6 @@ def mirror_price(batch: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def shuffle_segments(batch: np.ndarray, rng: np.random.Generator, background: int = 255) -> np.ndarray:
-    """(N, H, W, 3) charts, each cut at 2-4 of its empty columns and its pieces reordered."""
-    out = batch.copy()
-    width = batch.shape[2]
-    for n in range(len(batch)):
-        empty = np.flatnonzero((batch[n] == background).all(axis=(0, 2)))
-        empty = empty[(empty > 0) & (empty < width)]
-        if len(empty) < 2:
-            continue
-        cuts = np.sort(rng.choice(empty, size=min(len(empty), int(rng.integers(2, 5))), replace=False))
-        pieces = np.split(batch[n], cuts, axis=1)
-        out[n] = np.concatenate([pieces[i] for i in rng.permutation(len(pieces))], axis=1)
-    return out
-
-
 def _batches(n: int, size: int, rng: Optional[np.random.Generator]):
     order = rng.permutation(n) if rng is not None else np.arange(n)
     for start in range(0, n, size):
@@ -165,22 +143,6 @@ def _evaluate(
     p = np.concatenate(probs) if probs else np.zeros((0, 2))
     accuracy = float((p.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
     return float(sum(losses) / max(1, len(labels))), accuracy, p
-
-
-class EMA:
-    """An exponential moving average of a model's parameters and buffers (batch-norm statistics)."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for key, value in model.state_dict().items():
-            if value.dtype.is_floating_point:
-                self.state[key].mul_(self.decay).add_(value.detach(), alpha=1 - self.decay)
-            else:
-                self.state[key].copy_(value)
 
 
 def export_onnx(model: nn.Module, path: Path, spec: dict[str, Any]) -> None:
@@ -216,7 +178,7 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
     val_x, val_y = load_split(dataset_dir, "val", spec)
     loaded = time.perf_counter()
 
-    model = build_model(config.architecture, len(CLASS_ORDER), config.height).to(device)
+    model = build_model(config.architecture, len(CLASS_ORDER)).to(device)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -228,7 +190,6 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
         pct_start=0.15,
     )
     rng = np.random.default_rng(config.seed)
-    ema = EMA(model, config.ema_decay) if config.ema_decay else None
     best: dict[str, Any] = {"val_loss": float("inf")}
     history = []
     stale = 0
@@ -250,8 +211,6 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
                 mirrored = rng.random(len(idx)) < 0.5
                 batch = batch.copy()
                 batch[mirrored] = batch[mirrored][:, :, ::-1]
-            if config.shuffle_time:
-                batch = shuffle_segments(batch, rng)
             if config.roll_time:
                 batch = roll_columns(batch, rng)
             if config.flip_price:
@@ -265,21 +224,10 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
             loss.backward()
             optimiser.step()
             scheduler.step()
-            if ema is not None:
-                ema.update(model)
             total += loss.item() * len(idx)
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.4f}")
         val_loss, val_accuracy, _ = _evaluate(model, val_x, val_y, spec, device, 256)
-        state = model.state_dict()
-        if ema is not None:
-            raw = {k: v.detach().clone() for k, v in state.items()}
-            model.load_state_dict(ema.state)
-            ema_loss, ema_accuracy, _ = _evaluate(model, val_x, val_y, spec, device, 256)
-            log.info("epoch %s ema val_loss %.6f val_accuracy %.6f", epoch, ema_loss, ema_accuracy)
-            if ema_loss < val_loss:
-                val_loss, val_accuracy, state = ema_loss, ema_accuracy, ema.state
-            model.load_state_dict(raw)
         row = {
             "epoch": epoch,
             "train_loss": round(total / max(1, seen), 6),
@@ -291,7 +239,7 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
         log.info("epoch %s", json.dumps(row))
         if val_loss < best["val_loss"] - 1e-5:
             best = {"val_loss": val_loss, "val_accuracy": val_accuracy, "epoch": epoch}
-            best_state = {k: v.detach().clone() for k, v in state.items()}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             stale = 0
         else:
             stale += 1

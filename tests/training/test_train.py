@@ -9,7 +9,7 @@ import numpy as np
 from scoring.chart import BUY_RGB, SELL_RGB, render_chart_pixels
 from scoring.market import Kline, Trade
 from training.serving.inference import resize
-from training.train import mirror_price, roll_columns, shuffle_segments
+from training.train import mirror_price, roll_columns
 
 WHITE = (255, 255, 255)
 
@@ -71,20 +71,3 @@ def test_mirror_price_keeps_a_theft_a_theft_on_a_resized_chart_and_undoes_itself
         assert (
             red_rows.max() > green_rows.max() and green_rows.min() < red_rows.min()
         )  # red lowest, green highest
-
-
-def test_shuffle_segments_reorders_stretches_cut_at_empty_columns_and_keeps_every_dot():
-    chart = _chart_with_a_theft()
-    shuffled = shuffle_segments(np.stack([chart] * 8), np.random.default_rng(7))
-    assert shuffled.shape == (8, *chart.shape) and shuffled.dtype == chart.dtype
-
-    def columns(image: np.ndarray) -> list[bytes]:
-        return sorted(image[:, x].tobytes() for x in range(image.shape[1]))
-
-    placements = set()
-    for image in shuffled:
-        assert columns(image) == columns(chart)  # the same columns, whole, in another order
-        inked = (image != 255).any(axis=(0, 2))
-        assert _runs(inked) == 2  # bar 5's pair (one stretch of columns) and bar 9's buy
-        placements.add(tuple(np.flatnonzero(inked)))
-    assert len(placements) > 1
