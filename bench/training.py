@@ -51,8 +51,9 @@ def epoch_time(images: int) -> None:
 
     from training.dataset import build_dataset
     from training.models import build_model
+    from training.pipeline import PROFILES
     from training.serving.inference import normalise
-    from training.train import TrainConfig, load_split
+    from training.train import THREADS_ENV, TrainConfig, load_split
 
     with tempfile.TemporaryDirectory() as tmp:
         build_dataset(
@@ -60,8 +61,10 @@ def epoch_time(images: int) -> None:
         )
         spec = TrainConfig().input_spec
         pixels, labels = load_split(Path(tmp) / "d", "train", spec)
-    if TrainConfig().threads:  # as the trainer does
-        torch.set_num_threads(TrainConfig().threads)
+    threads = os.environ.get(THREADS_ENV) or PROFILES["default"].get("threads", TrainConfig().threads)
+    if int(threads):  # as the default profile's build does
+        torch.set_num_threads(int(threads))
+    split = round(PROFILES["default"]["images_per_class"] * 2 * 0.75)  # the training side of 75/25
     for architecture in ("small_cnn", "resnet18_narrow", "resnet18_narrow_keepx", "resnet18"):
         model = build_model(architecture)
         optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -77,7 +80,7 @@ def epoch_time(images: int) -> None:
         seconds = time.perf_counter() - started
         print(
             f"one epoch, {architecture}, {len(labels)} charts at {spec['width']}x{spec['height']}: {seconds:.1f} s "
-            f"-> {seconds / len(labels) * 3000:.0f} s per epoch of the default 3,000-chart split "
+            f"-> {seconds / len(labels) * split:.0f} s per epoch of the default profile's {split:,}-chart split "
             f"(torch threads {torch.get_num_threads()})"
         )
 

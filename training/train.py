@@ -30,6 +30,7 @@ from training.models import WithSoftmax, build_model, count_parameters
 from training.serving.inference import normalise, resize
 
 ONNX_OPSET = 17
+THREADS_ENV = "CHARTGUARD_TORCH_THREADS"
 log = logging.getLogger(__name__)
 
 
@@ -54,7 +55,7 @@ class TrainConfig:
     # torch CPU threads. One by default: on two cores shared with other work, torch's second
     # OpenMP thread spins waiting for a busy core (measured: 0.3 s per ResNet batch on 1 thread,
     # 3 s on 2 under load 3). CHARTGUARD_TORCH_THREADS overrides; 0 means torch's default.
-    threads: int = field(default_factory=lambda: int(os.environ.get("CHARTGUARD_TORCH_THREADS", "1")))
+    threads: int = field(default_factory=lambda: int(os.environ.get(THREADS_ENV, "1")))
     # Mirror time (left-right) for a random half of each batch: a bar's buy/sell pair and a
     # schedule of buys read the same backwards, while up/down (price) is never flipped. Off by
     # default: on the quick profile it moved held-out ROC AUC from 0.9945 to 0.9953 (noise-level).

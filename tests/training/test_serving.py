@@ -163,12 +163,20 @@ def test_pack_is_deterministic(tiny_model, tmp_path):
         ]
 
 
-def test_a_default_model_built_before_min_epochs_is_not_taken_for_the_profile():
+def test_a_default_model_of_an_older_recipe_is_not_taken_for_the_profile():
     settings = dict(pipeline.PROFILES["default"]["train"])
-    assert pipeline.built_as_profiled({"config": settings}, "default")
-    older = dict(settings, min_epochs=0)  # what the trainer recorded before the profile set it
-    assert pipeline.settings_changed({"config": older}, "default") == {"min_epochs": (0, 15)}
-    assert not pipeline.built_as_profiled({"config": older}, "default")
+    images = pipeline.PROFILES["default"]["images_per_class"]
+    current = {"config": settings, "dataset": {"images_per_class": images}}
+    assert pipeline.built_as_profiled(current, "default")
+    # before min_epochs was set, and before the dataset's size was recorded (2,000 + 2,000)
+    older = {"config": dict(settings, min_epochs=0)}
+    assert pipeline.settings_changed(older, "default") == {
+        "min_epochs": (0, settings["min_epochs"]),
+        "images_per_class": (None, images),
+    }
+    assert not pipeline.built_as_profiled(older, "default")
+    smaller = {"config": settings, "dataset": {"images_per_class": 2000}}
+    assert pipeline.settings_changed(smaller, "default") == {"images_per_class": (2000, images)}
 
 
 def test_a_model_about_to_be_replaced_is_named_with_the_settings_that_changed(tiny_model, tmp_path):

@@ -116,7 +116,7 @@ def main() -> None:
         "--min-epochs", type=int, help="no early stop before this epoch (default: the profile's)"
     )
     parser.add_argument("--heldout", type=int, default=2000)
-    parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-default-20261122"))
+    parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-2000-20261122"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     renderer = render_with_traded_bars if args.traded_only else render_with_bars
