@@ -4,7 +4,7 @@
 
 1. Training: the figures recorded when the artifact was built (whole build, per epoch), and a
    fresh measurement of one training epoch of each network on `--images` rendered charts,
-   extrapolated to the default 3,000-chart training split.
+   extrapolated to the default profile's training split (about 15,000 charts, on its threads).
 2. Serving: batch-1 latency of the artifact's own code/inference.py (PNG bytes in, JSON out), and
    of the bare onnxruntime call, p50 / p99 over `--runs` requests after a warm-up.
 The machine is shared: read the figures as of this run, with the load average printed beside.
@@ -80,7 +80,7 @@ def epoch_time(images: int) -> None:
         seconds = time.perf_counter() - started
         print(
             f"one epoch, {architecture}, {len(labels)} charts at {spec['width']}x{spec['height']}: {seconds:.1f} s "
-            f"-> {seconds / len(labels) * split:.0f} s per epoch of the default profile's {split:,}-chart split "
+            f"-> {seconds / len(labels) * split:.0f} s per epoch of the default profile's ~{split:,}-chart split "
             f"(torch threads {torch.get_num_threads()})"
         )
 

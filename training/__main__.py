@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = commands.add_parser("model", help="build the default model if absent")
     model.add_argument("--out", type=Path, default=Path("artifacts/model"))
-    model.add_argument("--quick", action="store_true", help="small CNN on 600 + 600 images (< 2 min)")
+    model.add_argument("--quick", action="store_true", help="small CNN on 500 + 500 images (< 2 min)")
     model.add_argument("--force", action="store_true", help="rebuild even when present")
 
     dataset = commands.add_parser("dataset", help="simulate and render a dataset")

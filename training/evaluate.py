@@ -25,6 +25,7 @@ from scoring.chart import RENDER_VERSION, render_chart
 from training.dataset import build_dataset, load_records
 
 THRESHOLD = 0.90
+FPR_BUDGET = 0.005  # the training issue's false-positive target
 TARGETS = {"accuracy": 0.995, "recall_at_threshold": 0.99, "fpr_at_threshold": 0.005}
 
 
@@ -71,7 +72,13 @@ def binary_metrics(
     flagged = p > threshold  # contract 4: scores above the threshold are written
     tp, fp = int(np.sum(flagged & y)), int(np.sum(flagged & ~y))
     fn, tn = int(np.sum(~flagged & y)), int(np.sum(~flagged & ~y))
+    # The ranking's own operating point: recall above the highest score that no more than 0.5%
+    # of the ordinary charts exceed (the FPR target), whatever the threshold.
+    ordinary = np.sort(p[~y])[::-1]
+    cut = ordinary[int(FPR_BUDGET * len(ordinary))] if len(ordinary) else np.inf
     return {
+        "recall_at_fpr_budget": float(np.mean(p[y] > cut)) if y.any() else float("nan"),
+        "fpr_budget": FPR_BUDGET,
         "n": len(y),
         "hacker": int(y.sum()),
         "normal": int((~y).sum()),

@@ -44,7 +44,9 @@ QUICK_ENV = "CHARTGUARD_QUICK_MODEL"
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {
         "images_per_class": 10000,
-        "threads": 2,  # both cores (CHARTGUARD_TORCH_THREADS overrides): 10 epochs in about 10 min
+        # Two cores (CHARTGUARD_TORCH_THREADS overrides): 10 epochs in about 10 min on an idle
+        # machine. Its figures are two-thread figures; a one-thread build is another model.
+        "threads": min(2, os.cpu_count() or 1),
         "train": {
             "architecture": "resnet18_narrow",
             "max_epochs": 10,
@@ -135,14 +137,20 @@ def build_model(
 
 
 def settings_changed(metadata: dict[str, Any], profile: str) -> dict[str, tuple[Any, Any]]:
-    """The profile's training settings a model was built without: {name: (recorded, profile's)}."""
+    """The profile's settings a model was built without: {name: (recorded, profile's)}.
+
+    Its training settings and its dataset's size; a model from before the size was recorded
+    is taken to have half its charts per class."""
     config = metadata.get("config", {})
     changed = {
         key: (config.get(key), value)
         for key, value in PROFILES[profile]["train"].items()
         if config.get(key) != value
     }
-    images = metadata.get("dataset", {}).get("images_per_class")
+    dataset = metadata.get("dataset") or {}
+    images = dataset.get("images_per_class")
+    if images is None and (dataset.get("counts") or {}).get("images"):
+        images = dataset["counts"]["images"] // 2
     if images != PROFILES[profile]["images_per_class"]:
         changed["images_per_class"] = (images, PROFILES[profile]["images_per_class"])
     return changed

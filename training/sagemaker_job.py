@@ -10,7 +10,7 @@ Two ways to a model behind the same contract-6 endpoint:
    stack's context, which deploys it (infra/model_endpoint.py).
 
     python -m training.sagemaker_job upload-model --bucket B [--prefix chartguard/model]
-    python -m training.sagemaker_job train-builtin --bucket B --role-arn R --dataset artifacts/dataset-2000-20261122
+    python -m training.sagemaker_job train-builtin --bucket B --role-arn R --dataset artifacts/dataset-sm
         [--instance-type ml.g4dn.xlarge] [--wait] [--endpoint chartguard-chart-classifier]
     python -m training.sagemaker_job deploy --model-data s3://B/K/model.tar.gz --image-uri I --role-arn R --endpoint E
 

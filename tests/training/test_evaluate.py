@@ -21,6 +21,16 @@ def test_threshold_metrics_count_scores_strictly_above_090():
     assert m["accuracy"] == pytest.approx(3 / 6)  # argmax: p > 0.5 is "hacker"
 
 
+def test_recall_at_the_fpr_budget_takes_the_cut_above_which_at_most_half_a_percent_of_normals_fall():
+    normal = np.linspace(0.0, 0.995, 200)  # 200 ordinary charts: one may score above the cut
+    y = np.array([True] * 4 + [False] * 200)
+    p = np.concatenate([[0.999, 0.996, 0.98, 0.3], normal])
+    m = binary_metrics(y, p)
+    # the cut is the second-highest ordinary score (0.99): only the thieves above it count
+    assert m["recall_at_fpr_budget"] == pytest.approx(2 / 4)
+    assert m["recall_at_threshold"] == pytest.approx(3 / 4)
+
+
 def test_account_score_is_the_max_over_its_charts():
     records = [
         {"user_id": "a", "label": "hacker", "variant": "classic"},

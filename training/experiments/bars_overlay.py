@@ -116,7 +116,11 @@ def main() -> None:
         "--min-epochs", type=int, help="no early stop before this epoch (default: the profile's)"
     )
     parser.add_argument("--heldout", type=int, default=2000)
-    parser.add_argument("--baseline-dataset", type=Path, default=Path("artifacts/dataset-2000-20261122"))
+    parser.add_argument(
+        "--baseline-dataset",
+        type=Path,
+        help="the tabular baseline's training charts (default: this run's own)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     renderer = render_with_traded_bars if args.traded_only else render_with_bars
@@ -142,7 +146,8 @@ def main() -> None:
         "min_epochs": args.min_epochs,
     }
     train_settings.update({key: value for key, value in overrides.items() if value is not None})
-    config = TrainConfig(seed=DEFAULT_SEED, progress=False, **train_settings)
+    threads = PROFILES[args.profile].get("threads", 1)
+    config = TrainConfig(seed=DEFAULT_SEED, progress=False, threads=threads, **train_settings)
     meta = train(data, model, config)
     meta["render_version"] = version
     meta["profile"] = args.profile
@@ -154,7 +159,7 @@ def main() -> None:
         work_dir=args.out,
         images_per_class=args.heldout,
         seed=EVALUATION_SEED,
-        training_dataset=args.baseline_dataset,
+        training_dataset=args.baseline_dataset or data,
         progress=False,
         renderer=renderer,
     )
