@@ -49,11 +49,11 @@ def recorded_training(model_dir: Path) -> None:
 def epoch_time(images: int) -> None:
     import torch
 
-    from training.dataset import build_dataset
+    from training.dataset import VAL_FRACTION, build_dataset
     from training.models import build_model
-    from training.pipeline import PROFILES
+    from training.pipeline import PROFILES, profile_threads
     from training.serving.inference import normalise
-    from training.train import THREADS_ENV, TrainConfig, load_split
+    from training.train import TrainConfig, load_split
 
     with tempfile.TemporaryDirectory() as tmp:
         build_dataset(
@@ -61,10 +61,9 @@ def epoch_time(images: int) -> None:
         )
         spec = TrainConfig().input_spec
         pixels, labels = load_split(Path(tmp) / "d", "train", spec)
-    threads = os.environ.get(THREADS_ENV) or PROFILES["default"].get("threads", TrainConfig().threads)
-    if int(threads):  # as the default profile's build does
-        torch.set_num_threads(int(threads))
-    split = round(PROFILES["default"]["images_per_class"] * 2 * 0.75)  # the training side of 75/25
+    if profile_threads("default"):  # as the default profile's build does
+        torch.set_num_threads(profile_threads("default"))
+    split = round(PROFILES["default"]["images_per_class"] * 2 * (1 - VAL_FRACTION))
     for architecture in ("small_cnn", "resnet18_narrow", "resnet18_narrow_keepx", "resnet18"):
         model = build_model(architecture)
         optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)

@@ -34,6 +34,7 @@ from training.simulate import HACKER, SimulatedAccount, account_charts, simulate
 
 DEFAULT_SEED = 20261122
 EVALUATION_SEED = 7_000_001  # a different market and different accounts: the held-out test set
+VAL_FRACTION = 0.25  # of the accounts, into val.lst (im2rec's 75/25 split)
 CRYPTO_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD")
 STOCK_SYMBOLS = ("COIN", "TSLA", "NVDA", "MSTR")
 MARKET_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -90,7 +91,7 @@ def simulate_charts(
     return charts
 
 
-def split_accounts(user_ids: Sequence[str], seed: int, val_fraction: float = 0.25) -> dict[str, str]:
+def split_accounts(user_ids: Sequence[str], seed: int, val_fraction: float = VAL_FRACTION) -> dict[str, str]:
     """user_id -> "train" | "val", 75/25 by default, drawn with a fixed seed."""
     unique = sorted(set(user_ids))
     order = np.random.default_rng([seed, 75]).permutation(len(unique))
@@ -148,7 +149,7 @@ def build_dataset(
     n_hacker: int = 2000,
     n_normal: int = 2000,
     seed: int = DEFAULT_SEED,
-    val_fraction: float = 0.25,
+    val_fraction: float = VAL_FRACTION,
     days: int = MARKET_DAYS,
     progress: bool = True,
     renderer: Renderer = render_chart,

@@ -45,7 +45,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "default": {
         "images_per_class": 10000,
         # Two cores (CHARTGUARD_TORCH_THREADS overrides): 10 epochs in about 10 min on an idle
-        # machine. Its figures are two-thread figures; a one-thread build is another model.
+        # machine. Its figures are two-thread figures; a one-thread build may differ (not measured).
         "threads": min(2, os.cpu_count() or 1),
         "train": {
             "architecture": "resnet18_narrow",
@@ -114,13 +114,7 @@ def build_model(
     built = time.perf_counter()
     if work.exists():
         shutil.rmtree(work)
-    threads = os.environ.get(THREADS_ENV)
-    config = TrainConfig(
-        seed=seed,
-        progress=progress,
-        threads=int(threads) if threads else settings.get("threads", 1),
-        **settings["train"],
-    )
+    config = TrainConfig(seed=seed, progress=progress, threads=profile_threads(profile), **settings["train"])
     metadata = train(dataset_dir, work, config)
     metadata["profile"] = profile
     metadata["dataset"]["dir"] = dataset_dir.name
@@ -136,21 +130,22 @@ def build_model(
     return metadata
 
 
+def profile_threads(profile: str) -> int:
+    """torch threads for a profile's build: CHARTGUARD_TORCH_THREADS if set, else the profile's, else 1."""
+    return int(os.environ.get(THREADS_ENV) or PROFILES[profile].get("threads", 1))
+
+
 def settings_changed(metadata: dict[str, Any], profile: str) -> dict[str, tuple[Any, Any]]:
     """The profile's settings a model was built without: {name: (recorded, profile's)}.
 
-    Its training settings and its dataset's size; a model from before the size was recorded
-    is taken to have half its charts per class."""
+    Its training settings and its dataset's size (None for a model from before it was recorded)."""
     config = metadata.get("config", {})
     changed = {
         key: (config.get(key), value)
         for key, value in PROFILES[profile]["train"].items()
         if config.get(key) != value
     }
-    dataset = metadata.get("dataset") or {}
-    images = dataset.get("images_per_class")
-    if images is None and (dataset.get("counts") or {}).get("images"):
-        images = dataset["counts"]["images"] // 2
+    images = (metadata.get("dataset") or {}).get("images_per_class")
     if images != PROFILES[profile]["images_per_class"]:
         changed["images_per_class"] = (images, PROFILES[profile]["images_per_class"])
     return changed

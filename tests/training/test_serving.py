@@ -190,3 +190,11 @@ def test_a_model_about_to_be_replaced_is_named_with_the_settings_that_changed(ti
     assert (
         pipeline._replacing(older) == " (replacing a quick model built with other settings: height: 77 -> 39)"
     )
+
+
+def test_a_profiles_threads_come_from_the_environment_first(monkeypatch):
+    monkeypatch.delenv("CHARTGUARD_TORCH_THREADS", raising=False)
+    assert pipeline.profile_threads("default") == pipeline.PROFILES["default"]["threads"]
+    assert pipeline.profile_threads("quick") == 1  # the quick profile names none
+    monkeypatch.setenv("CHARTGUARD_TORCH_THREADS", "3")
+    assert pipeline.profile_threads("default") == pipeline.profile_threads("quick") == 3

@@ -57,7 +57,7 @@ def _runs(columns: np.ndarray) -> int:
     return int(len(inked) and 1 + (np.diff(inked) > 1).sum())
 
 
-def test_mirror_price_keeps_a_theft_a_theft_on_a_resized_chart_and_undoes_itself():
+def test_mirror_price_keeps_a_buy_at_the_low_below_a_sell_at_the_high_and_undoes_itself():
     chart = resize(_chart_with_a_theft(), {"height": 40, "width": 250, "resize": "box"})[None]
     mirrored = mirror_price(chart)
     assert np.abs(mirror_price(mirrored).astype(int) - chart).max() <= 1  # rounding only

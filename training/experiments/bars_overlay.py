@@ -101,7 +101,7 @@ def main() -> None:
     from training.artifact import write_serving_code
     from training.dataset import DEFAULT_SEED, EVALUATION_SEED, build_dataset
     from training.evaluate import run_evaluation
-    from training.pipeline import PROFILES
+    from training.pipeline import PROFILES, profile_threads
     from training.train import TrainConfig, train
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -146,7 +146,7 @@ def main() -> None:
         "min_epochs": args.min_epochs,
     }
     train_settings.update({key: value for key, value in overrides.items() if value is not None})
-    threads = PROFILES[args.profile].get("threads", 1)
+    threads = profile_threads(args.profile)
     config = TrainConfig(seed=DEFAULT_SEED, progress=False, threads=threads, **train_settings)
     meta = train(data, model, config)
     meta["render_version"] = version

@@ -73,7 +73,7 @@ def _table(
     seed: int, images: int, grid: Optional[tuple[int, int]]
 ) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     charts = simulate_charts(market(seed), images, images, seed)
-    split = split_accounts([c.account.user_id for c in charts], seed, 0.25)
+    split = split_accounts([c.account.user_id for c in charts], seed)
     picture = np.array([picture_features(c.bars, c.trades, grid) for c in charts])
     klines = np.array([chart_features(c.bars, c.trades) for c in charts])
     labels = np.array([c.account.label == "hacker" for c in charts])
