@@ -3,8 +3,10 @@
     python -m bench.training [--model artifacts/model] [--images 256] [--runs 300]
 
 1. Training: the figures recorded when the artifact was built (whole build, per epoch), and a
-   fresh measurement of one training epoch of each network on `--images` rendered charts,
-   extrapolated to the default profile's training split (about 15,000 charts, on its threads).
+   fresh measurement of one training epoch of each network on `--images` rendered charts through
+   the trainer's own batch path (augmentation, tensor, step) in the default profile's precision
+   and layout, and once in float32 without channels-last for the ratio, extrapolated to the
+   default profile's training split (about 22,500 charts, on its threads).
 2. Serving: batch-1 latency of the artifact's own code/inference.py (PNG bytes in, JSON out), and
    of the bare onnxruntime call, p50 / p99 over `--runs` requests after a warm-up.
 The machine is shared: read the figures as of this run, with the load average printed beside.
@@ -47,40 +49,51 @@ def recorded_training(model_dir: Path) -> None:
 
 
 def epoch_time(images: int) -> None:
+    import dataclasses
+
     import torch
 
     from training.dataset import VAL_FRACTION, build_dataset
     from training.models import build_model
     from training.pipeline import PROFILES, profile_threads
-    from training.serving.inference import normalise
-    from training.train import TrainConfig, load_split
+    from training.train import TrainConfig, augment, load_split, resolve_precision, to_tensor, train_step
 
+    profile = TrainConfig(**PROFILES["default"]["train"])  # the default build's input and augmentation
     with tempfile.TemporaryDirectory() as tmp:
         build_dataset(
             Path(tmp) / "d", images // 2, images // 2, seed=99, val_fraction=0.0, days=10, progress=False
         )
-        spec = TrainConfig().input_spec
-        pixels, labels = load_split(Path(tmp) / "d", "train", spec)
+        pixels, labels = load_split(Path(tmp) / "d", "train", profile.input_spec)
     if profile_threads("default"):  # as the default profile's build does
         torch.set_num_threads(profile_threads("default"))
+    device = torch.device("cpu")
     split = round(PROFILES["default"]["images_per_class"] * 2 * (1 - VAL_FRACTION))
-    for architecture in ("small_cnn", "resnet18_narrow", "resnet18_narrow_keepx", "resnet18"):
-        model = build_model(architecture)
+    runs = [(name, profile.precision, profile.channels_last) for name in ("small_cnn", "resnet18_narrow")]
+    runs += [("resnet18_narrow", "fp32", False)]  # the trainer before mixed precision and channels-last
+    runs += [("resnet18_narrow_keepx", profile.precision, profile.channels_last)]
+    runs += [("resnet18", profile.precision, profile.channels_last)]
+    for architecture, precision, channels_last in runs:
+        config = dataclasses.replace(
+            profile, architecture=architecture, precision=precision, channels_last=channels_last
+        )
+        arithmetic = resolve_precision(config.precision, device)
+        layout = torch.channels_last if config.channels_last else torch.contiguous_format
+        model = build_model(architecture).to(memory_format=layout)
         optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        rng = np.random.default_rng(0)
         model.train()
         started = time.perf_counter()
-        for start in range(0, len(labels), 64):
-            x = torch.from_numpy(normalise(pixels[start : start + 64], spec))
-            y = torch.from_numpy(labels[start : start + 64])
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+        for start in range(0, len(labels), config.batch_size):  # the trainer's own batch path
+            batch = augment(pixels[start : start + config.batch_size], config, rng)
+            x = to_tensor(batch, config.input_spec, device, layout)
+            y = torch.from_numpy(labels[start : start + config.batch_size])
+            train_step(model, optimiser, x, y, arithmetic)
         seconds = time.perf_counter() - started
+        how = f"{arithmetic}{', channels-last' if channels_last else ''}"
         print(
-            f"one epoch, {architecture}, {len(labels)} charts at {spec['width']}x{spec['height']}: {seconds:.1f} s "
-            f"-> {seconds / len(labels) * split:.0f} s per epoch of the default profile's ~{split:,}-chart split "
-            f"(torch threads {torch.get_num_threads()})"
+            f"one epoch, {architecture} ({how}), {len(labels)} charts at {config.width}x{config.height}: "
+            f"{seconds:.1f} s -> {seconds / len(labels) * split:.0f} s per epoch of the default profile's "
+            f"~{split:,}-chart split (torch threads {torch.get_num_threads()})"
         )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from training.dataset import DEFAULT_SEED, EVALUATION_SEED
 from training.models import ARCHITECTURES
+from training.train import PRECISIONS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset.add_argument("--hacker", type=int, default=2000)
     dataset.add_argument("--normal", type=int, default=2000)
     dataset.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    dataset.add_argument("--workers", type=int, default=1, help="render in this many processes")
 
     train = commands.add_parser("train", help="train on a dataset directory")
     train.add_argument("--dataset", type=Path, required=True)
@@ -56,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
         "--flip-price",
         action="store_true",
         help="augment: mirror price and swap buy/sell for half of each batch",
+    )
+    train.add_argument(
+        "--hacker-weight",
+        type=float,
+        default=1.0,
+        help="loss weight of the hacker class (normal 1): >1 trades false alarms for caught thieves",
+    )
+    train.add_argument(
+        "--precision",
+        default="fp32",
+        choices=PRECISIONS,
+        help="bf16: mixed precision (autocast); auto: bf16 where the hardware has it natively",
     )
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")
@@ -90,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "dataset":
         from training.dataset import build_dataset
 
-        manifest = build_dataset(args.out, args.hacker, args.normal, seed=args.seed, progress=progress)
+        manifest = build_dataset(
+            args.out, args.hacker, args.normal, seed=args.seed, progress=progress, workers=args.workers
+        )
         print(json.dumps(manifest["counts"]))
     elif args.command == "train":
         from training.artifact import pack_model, write_serving_code
@@ -109,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             flip_time=args.flip_time,
             roll_time=args.roll_time,
             flip_price=args.flip_price,
+            precision=args.precision,
+            hacker_weight=args.hacker_weight,
             progress=progress,
         )
         meta = run_training(args.dataset, args.out, config)

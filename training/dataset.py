@@ -15,6 +15,7 @@ from the seed alone.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -133,15 +134,59 @@ Renderer = Callable[[Sequence[Kline], Sequence[Trade]], bytes]
 
 
 def iter_rendered(
-    charts: Sequence[Chart], progress: bool = False, renderer: Renderer = render_chart
-) -> Iterator[tuple[Chart, bytes]]:
-    items: Sequence[Chart] = charts
+    charts: Sequence[Chart], progress: bool = False, renderer: Renderer = render_chart, workers: int = 1
+) -> Iterator[tuple[Chart, bytes, list[float]]]:
+    """Each chart with its PNG and round-trip features, in order; `workers` > 1 renders in that
+    many forked processes (the same bytes: the work per chart does not change)."""
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        items = tqdm(charts, desc="render", unit="img", leave=False, disable=None)
-    for chart in items:
-        yield chart, renderer(chart.bars, chart.trades)
+        bar = tqdm(total=len(charts), desc="render", unit="img", leave=False, disable=None)
+    try:
+        for start, done in _rendered_chunks(charts, renderer, workers):
+            for offset, (png, features) in enumerate(done):
+                yield charts[start + offset], png, features
+            if bar is not None:
+                bar.update(len(done))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+RENDER_CHUNK = 128  # charts per task handed to a render worker
+_FORKED: tuple[Sequence[Chart], Renderer] = ((), render_chart)  # what forked workers inherit
+
+
+def _render(charts: Sequence[Chart], renderer: Renderer) -> list[tuple[bytes, list[float]]]:
+    return [(renderer(c.bars, c.trades), chart_features(c.bars, c.trades)) for c in charts]
+
+
+def _render_forked(bounds: tuple[int, int]) -> list[tuple[bytes, list[float]]]:
+    charts, renderer = _FORKED
+    return _render(charts[bounds[0] : bounds[1]], renderer)
+
+
+def _rendered_chunks(
+    charts: Sequence[Chart], renderer: Renderer, workers: int
+) -> Iterator[tuple[int, list[tuple[bytes, list[float]]]]]:
+    bounds = [
+        (start, min(start + RENDER_CHUNK, len(charts))) for start in range(0, len(charts), RENDER_CHUNK)
+    ]
+    if workers <= 1 or len(bounds) <= 1:
+        for start, stop in bounds:
+            yield start, _render(charts[start:stop], renderer)
+        return
+    global _FORKED
+    _FORKED = (charts, renderer)  # forked workers read the charts from memory: nothing is pickled
+    try:
+        # fork: the children share the parent's charts copy-on-write. The dataset is built before
+        # any torch work starts, so no thread pool is forked mid-flight.
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for (start, _), done in zip(bounds, pool.imap(_render_forked, bounds)):
+                yield start, done
+    finally:
+        _FORKED = ((), render_chart)
 
 
 def build_dataset(
@@ -154,8 +199,11 @@ def build_dataset(
     progress: bool = True,
     renderer: Renderer = render_chart,
     render_version: str = RENDER_VERSION,
+    workers: int = 1,
 ) -> dict[str, object]:
     """Simulate, render and list a dataset into `out_dir` (replaced). Returns the manifest.
+
+    `workers` > 1 renders in that many processes (the same files, in the same order).
 
     `renderer` / `render_version` exist for experiments only; the product renders `chart-v1`."""
     out_dir = Path(out_dir)
@@ -168,7 +216,7 @@ def build_dataset(
     split_of = split_accounts([c.account.user_id for c in charts], seed, val_fraction)
     lists: dict[str, list[tuple[int, int, str]]] = {"train": [], "val": []}
     with open(out_dir / "images.jsonl", "w") as images:
-        for index, (chart, png) in enumerate(iter_rendered(charts, progress, renderer)):
+        for index, (chart, png, features) in enumerate(iter_rendered(charts, progress, renderer, workers)):
             account = chart.account
             relative = f"{account.label}/{account.user_id}_{chart.symbol}.png"
             (out_dir / relative).write_bytes(png)
@@ -182,7 +230,7 @@ def build_dataset(
                 "symbol": chart.symbol,
                 "split": split,
                 "n_trades": len(chart.trades),
-                "features": chart_features(chart.bars, chart.trades),
+                "features": features,
             }
             images.write(json.dumps(record) + "\n")
     for split, rows in lists.items():

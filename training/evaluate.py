@@ -259,8 +259,11 @@ def run_evaluation(
     y_account = np.array([a["label"] == "hacker" for a in accounts])
     results: dict[str, Any] = {
         "model": {
-            k: metadata.get(k)
-            for k in ("architecture", "profile", "render_version", "parameters", "seed", "input")
+            **{
+                k: metadata.get(k)
+                for k in ("architecture", "profile", "render_version", "parameters", "seed", "input")
+            },
+            "hacker_weight": metadata.get("config", {}).get("hacker_weight", 1.0),
         },
         "training": {k: v for k, v in metadata.get("training", {}).items() if k != "history"},
         "heldout": {"seed": seed, "dir": heldout.name, "images": len(records), "accounts": len(accounts)},
@@ -327,12 +330,15 @@ def render_report(results: dict[str, Any]) -> str:
         f"accounts, from a market and accounts generated with seed {results['heldout']['seed']}, which training "
         "never saw; scored through the artifact's own `code/inference.py`.",
         f"Threshold: p(hacker) > {results['threshold']:.2f} (contract 4). Raw numbers: `metrics.json`.",
+        f"Loss weight of the hacker class in training: {model.get('hacker_weight', 1.0):g} (normal 1).",
         "",
         "## Against the issue's targets (chart level, the endpoint's unit)",
         "",
         "| metric | target | measured | |",
         "|---|---|---|---|",
         f"| accuracy (argmax) | >= 99.5% | {_fmt(chart['accuracy'])} | {verdict('accuracy', chart['accuracy'])} |",
+        f"| accuracy at 0.90 (flagged or not: the product's decision) | >= 99.5% | "
+        f"{_fmt(chart['accuracy_at_threshold'])} | {verdict('accuracy', chart['accuracy_at_threshold'])} |",
         f"| recall at 0.90 | >= 99% | {_fmt(chart['recall_at_threshold'])} | "
         f"{verdict('recall_at_threshold', chart['recall_at_threshold'])} |",
         f"| false-positive rate at 0.90 | <= 0.5% | {_fmt(chart['fpr_at_threshold'])} | "
@@ -408,9 +414,14 @@ def interpretation(results: dict[str, Any]) -> list[str]:
     worst_normal = max(
         (k for k in per_variant if k.startswith("normal/")), key=lambda k: per_variant[k]["fpr"]
     )
-    if boosted["roc_auc"] > chart["roc_auc"] + 5e-4:
+
+    def errors(m: dict[str, Any]) -> int:
+        return int(m["confusion_at_threshold"]["fn"] + m["confusion_at_threshold"]["fp"])
+
+    if boosted["roc_auc"] > chart["roc_auc"] + 5e-4 or errors(boosted) < 0.75 * errors(chart):
         comparison = (
-            "The round-trip features beat the picture on this data. They read each fill's position inside "
+            f"The round-trip features beat the picture on this data ({errors(boosted)} wrong at 0.90 "
+            f"against {errors(chart)}). They read each fill's position inside "
             "its own bar's range from the klines; the chart (contract 5) does not draw the bars, and at 288 "
             "bars across 244 px it could not show one bar's range anyway, so the network has to infer "
             "'bought at the low, sold at the high' from how the dots sit relative to each other. How far "
@@ -422,7 +433,18 @@ def interpretation(results: dict[str, Any]) -> list[str]:
             "The picture matches the round-trip features here: it loses nothing of the pattern the features "
             "encode. What it finds beyond them can only be measured on labelled real cases."
         )
+    weight = float(results["model"].get("hacker_weight", 1.0))
+    leaning = []
+    if weight != 1.0:
+        leaning = [
+            f"- The network was trained with a missed thief costing {weight:g} false alarms (the hacker "
+            f"class weighted {weight:g}:1 in the loss), so its scores lean towards 'hacker' as a prior of "
+            f"{weight:g}:1 would: 0.50 is not where it decides. Its decisions are those at 0.90, right for "
+            f"{100 * chart['accuracy_at_threshold']:.2f}% of the charts; read at 0.50 (argmax) "
+            f"{100 * chart['accuracy']:.2f}%.",
+        ]
     return [
+        *leaning,
         f"- Dot count alone reaches ROC AUC {dots['roc_auc']:.3f} (accuracy {100 * dots['accuracy']:.1f}%): "
         "the class is not in the number of dots, unlike the public sample.",
         f"- Image model: ROC AUC {chart['roc_auc']:.4f}; at 0.90 recall {100 * chart['recall_at_threshold']:.2f}% "

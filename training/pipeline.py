@@ -108,7 +108,9 @@ def build_model(
     manifest_file = dataset_dir / "manifest.json"
     cached = manifest_file.exists() and json.loads(manifest_file.read_text()).get("requested") == [n, n, seed]
     if not cached:
-        manifest = build_dataset(dataset_dir, n, n, seed=seed, progress=progress)
+        manifest = build_dataset(
+            dataset_dir, n, n, seed=seed, progress=progress, workers=profile_threads(profile)
+        )
         manifest["requested"] = [n, n, seed]
         manifest_file.write_text(json.dumps(manifest, indent=2) + "\n")
     built = time.perf_counter()

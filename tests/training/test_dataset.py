@@ -53,3 +53,16 @@ def test_manifest_records_render_version_pins_seed_and_counts(dataset):
     assert counts["normal_train"] + counts["normal_val"] >= 30
     accounts = [json.loads(line) for line in (out / "accounts.jsonl").read_text().splitlines()]
     assert all(a["trades"] and "trade_key" in a["trades"][0] for a in accounts)
+
+
+def test_rendering_in_worker_processes_writes_the_same_dataset(dataset, tmp_path, monkeypatch):
+    import training.dataset as dataset_module
+
+    out, _ = dataset
+    monkeypatch.setattr(dataset_module, "RENDER_CHUNK", 8)  # several chunks for two workers
+    build_dataset(tmp_path / "forked", 30, 30, seed=4, days=4, progress=False, workers=2)
+    forked = tmp_path / "forked"
+    for name in ("train.lst", "val.lst", "images.jsonl", "accounts.jsonl"):
+        assert (forked / name).read_text() == (out / name).read_text()
+    for _, _, relative in read_lst(out / "train.lst") + read_lst(out / "val.lst"):
+        assert (forked / relative).read_bytes() == (out / relative).read_bytes()

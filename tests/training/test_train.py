@@ -1,15 +1,30 @@
-"""Training-time augmentation keeps what identifies a thief: every bar's column of dots."""
+"""The trainer's batch path: augmentation keeps what identifies a thief (every bar's column of
+dots), the tensor is the serving module's, and the loss weighs and computes as configured."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import numpy as np
+import pytest
 
-from scoring.chart import BUY_RGB, SELL_RGB, render_chart_pixels
-from scoring.market import Kline, Trade
-from training.serving.inference import resize
-from training.train import mirror_price, roll_columns
+torch = pytest.importorskip("torch")
+
+from scoring.chart import BUY_RGB, SELL_RGB, render_chart_pixels  # noqa: E402
+from scoring.market import Kline, Trade  # noqa: E402
+from training.models import build_model  # noqa: E402
+from training.serving.inference import normalise, resize  # noqa: E402
+from training.train import (  # noqa: E402
+    TrainConfig,
+    _evaluate,
+    augment,
+    class_weights,
+    mirror_price,
+    resolve_precision,
+    roll_columns,
+    to_tensor,
+    train_step,
+)
 
 WHITE = (255, 255, 255)
 
@@ -71,3 +86,74 @@ def test_mirror_price_keeps_a_buy_at_the_low_below_a_sell_at_the_high_and_undoes
         assert (
             red_rows.max() > green_rows.max() and green_rows.min() < red_rows.min()
         )  # red lowest, green highest
+
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
+        {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
+    ],
+)
+def test_the_training_tensor_is_the_serving_modules_to_the_last_bit(spec):
+    pixels = np.random.default_rng(1).integers(0, 256, size=(5, 7, 11, 3), dtype=np.uint8)
+    served = torch.from_numpy(normalise(pixels, spec))
+    for layout in (torch.contiguous_format, torch.channels_last):
+        tensor = to_tensor(pixels, spec, CPU, layout)
+        assert tensor.dtype == torch.float32 and torch.equal(tensor, served)
+        assert tensor.is_contiguous(memory_format=layout)
+
+
+def test_augment_changes_nothing_unless_asked_and_never_writes_to_its_input():
+    batch = np.random.default_rng(2).integers(0, 256, size=(8, 5, 9, 3), dtype=np.uint8)
+    before = batch.copy()
+    assert np.array_equal(augment(batch, TrainConfig(), np.random.default_rng(0)), batch)
+    rolled = augment(batch, TrainConfig(flip_time=True, roll_time=True), np.random.default_rng(0))
+    assert np.array_equal(batch, before) and not np.array_equal(rolled, batch)
+
+
+def test_precision_auto_takes_bf16_only_where_the_hardware_has_it(monkeypatch):
+    import training.train as train_module
+
+    assert resolve_precision("fp32", CPU) == "fp32" and resolve_precision("bf16", CPU) == "bf16"
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(train_module, "native_bf16", lambda device, native=native: native)
+        assert resolve_precision("auto", CPU) == expected
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp16", CPU)
+
+
+def test_hacker_weight_weighs_the_hacker_class_in_training_and_validation_loss():
+    assert class_weights(TrainConfig(hacker_weight=3.0), CPU).tolist() == [3.0, 1.0]  # hacker, normal
+    torch.manual_seed(0)
+    model = build_model("small_cnn").eval()
+    spec = TrainConfig(height=40, width=64).input_spec
+    pixels = np.random.default_rng(3).integers(0, 256, size=(6, 40, 64, 3), dtype=np.uint8)
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    x, y = to_tensor(pixels, spec, CPU), torch.from_numpy(labels)
+    with torch.no_grad():
+        each = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+    weights = torch.tensor([3.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    expected = float((each * weights).sum() / weights.sum())  # a weighted mean per chart
+    loss, _, _ = _evaluate(model, pixels, labels, spec, CPU, 4, weight=torch.tensor([3.0, 1.0]))
+    assert loss == pytest.approx(expected, rel=1e-5)
+    plain, _, _ = _evaluate(model, pixels, labels, spec, CPU, 4)
+    assert plain == pytest.approx(float(each.mean()), rel=1e-5) and plain != pytest.approx(loss)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.0)  # a step that leaves the weights
+    assert train_step(model, optimiser, x, y, "fp32", torch.tensor([3.0, 1.0])) == pytest.approx(
+        expected, rel=1e-5
+    )
+
+
+def test_a_bf16_step_computes_the_float32_loss_closely():
+    torch.manual_seed(0)
+    model = build_model("small_cnn").eval()  # eval: the same batch statistics in both passes
+    pixels = np.random.default_rng(4).integers(0, 256, size=(4, 40, 64, 3), dtype=np.uint8)
+    x = to_tensor(pixels, TrainConfig().input_spec, CPU, torch.channels_last)
+    y = torch.tensor([0, 1, 0, 1])
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.0)
+    full, half = train_step(model, optimiser, x, y, "fp32"), train_step(model, optimiser, x, y, "bf16")
+    assert half != full and half == pytest.approx(full, rel=0.05)
