@@ -155,15 +155,20 @@ def iter_rendered(
 
 
 RENDER_CHUNK = 128  # charts per task handed to a render worker
-_FORKED: tuple[Sequence[Chart], Renderer] = ((), render_chart)  # what forked workers inherit
+_WORKER: tuple[Sequence[Chart], Renderer] = ((), render_chart)  # set in each worker process
 
 
 def _render(charts: Sequence[Chart], renderer: Renderer) -> list[tuple[bytes, list[float]]]:
     return [(renderer(c.bars, c.trades), chart_features(c.bars, c.trades)) for c in charts]
 
 
-def _render_forked(bounds: tuple[int, int]) -> list[tuple[bytes, list[float]]]:
-    charts, renderer = _FORKED
+def _start_worker(charts: Sequence[Chart], renderer: Renderer) -> None:
+    global _WORKER
+    _WORKER = (charts, renderer)
+
+
+def _render_in_worker(bounds: tuple[int, int]) -> list[tuple[bytes, list[float]]]:
+    charts, renderer = _WORKER
     return _render(charts[bounds[0] : bounds[1]], renderer)
 
 
@@ -177,16 +182,12 @@ def _rendered_chunks(
         for start, stop in bounds:
             yield start, _render(charts[start:stop], renderer)
         return
-    global _FORKED
-    _FORKED = (charts, renderer)  # forked workers read the charts from memory: nothing is pickled
-    try:
-        # fork: the children share the parent's charts copy-on-write. The dataset is built before
-        # any torch work starts, so no thread pool is forked mid-flight.
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for (start, _), done in zip(bounds, pool.imap(_render_forked, bounds)):
-                yield start, done
-    finally:
-        _FORKED = ((), render_chart)
+    # fork: a forked worker's initializer arguments are inherited, not pickled, so the charts are
+    # shared copy-on-write. Call it before any torch work starts (the pipeline builds the dataset
+    # first), so that no thread pool is forked mid-flight; fork is Linux's default, not macOS's.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_start_worker, initargs=(charts, renderer)) as pool:
+        yield from zip((start for start, _ in bounds), pool.imap(_render_in_worker, bounds))
 
 
 def build_dataset(

@@ -13,9 +13,11 @@ Profiles:
   (`hacker_weight`: the operating point, see docs/training.md), mixed precision where the CPU has
   AMX (`precision="auto"`), all 10 epochs of the one-cycle schedule run and the best validation
   epoch kept (`min_epochs`: patience never stops it mid-schedule), on the machine's two cores
-  (rendering too): about 13 min from nothing. Seven and a half times the issue's 2,000 + 2,000:
-  on those the same network trails by half a point of accuracy and more than two of recall, and
-  no change of network or augmentation closed that (docs/training.md);
+  (rendering too): 10.4 min from nothing in `make train` here (a CPU with AMX); a CPU without
+  AMX trains in float32, about 1.5 times as long per step, and may exceed 15 min (not measured).
+  Seven and a half times the issue's 2,000 + 2,000: on those the same recipe reaches 98.4-98.9%
+  accuracy and 97.9-98.8% recall, and no change of network or augmentation reached the targets
+  there (docs/training.md);
 - quick (`quick=True`, `--quick`, `QUICK=1 make model` or CHARTGUARD_QUICK_MODEL=1): the small
   CNN on 500 + 500 charts, the same input, about a minute on one thread, still a real trained model.
 
@@ -47,8 +49,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "default": {
         "images_per_class": 15000,
         # Two cores (CHARTGUARD_TORCH_THREADS overrides), which also render the charts: 10 epochs
-        # in about 10 min on an idle machine with AMX. Its figures are two-thread bf16 figures; a
-        # one-thread or float32 build may differ (not measured).
+        # in 7.8-9.9 min on this machine (AMX, bf16). Its figures are two-thread bf16 figures; a
+        # one-thread build gives another model (measured on 2,000 + 2,000), so may float32.
         "threads": min(2, os.cpu_count() or 1),
         "train": {
             "architecture": "resnet18_narrow",

@@ -80,7 +80,8 @@ class TrainConfig:
     # "auto": bf16 where the hardware computes it natively (a CPU with AMX tiles, a CUDA device
     # with bf16), else fp32. The precision used is recorded in metadata's training section.
     precision: str = "fp32"
-    # Feed convolutions channels-last (NHWC): oneDNN's fast layout on CPU, the same float32 maths.
+    # Feed convolutions channels-last (NHWC): oneDNN's fast layout on CPU. Float32 still, but the
+    # kernels sum in another order, so a run gives slightly other weights than without it.
     channels_last: bool = True
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -105,7 +106,7 @@ PRECISIONS = ("fp32", "bf16", "auto")
 def native_bf16(device: torch.device) -> bool:
     """Whether `device` computes bfloat16 matrix products natively (CPU: AMX tiles)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)  # Ampere and later
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, hence the guard
     return bool(amx and amx())
 
@@ -186,7 +187,8 @@ def to_tensor(
     x = torch.from_numpy(np.ascontiguousarray(pixels)).to(device).permute(0, 3, 1, 2)
     mean = torch.tensor(spec.get("mean", (0.5, 0.5, 0.5)), dtype=torch.float32, device=device)
     std = torch.tensor(spec.get("std", (0.5, 0.5, 0.5)), dtype=torch.float32, device=device)
-    x = (x.float() / 255.0 - mean[:, None, None]) / std[:, None, None]
+    scale = torch.tensor(255.0, dtype=torch.float32, device=device)  # a true division, as numpy's
+    x = (x.float() / scale - mean[:, None, None]) / std[:, None, None]
     return x.contiguous(memory_format=layout)
 
 
@@ -243,7 +245,7 @@ def _evaluate(
             probs.append(torch.softmax(logits, dim=1).cpu().numpy())
     p = np.concatenate(probs) if probs else np.zeros((0, 2))
     accuracy = float((p.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
-    return float(sum(losses) / max(1.0, weights)), accuracy, p
+    return float(sum(losses) / (weights or 1.0)), accuracy, p
 
 
 def export_onnx(model: nn.Module, path: Path, spec: dict[str, Any]) -> None:
@@ -269,6 +271,8 @@ def _export(wrapped: nn.Module, example: torch.Tensor, path: Path) -> None:
 
 def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
     """Train on `dataset_dir`'s train.lst, stop early on val.lst, write model.onnx + metadata.json."""
+    if not config.hacker_weight > 0:  # before loading anything
+        raise ValueError(f"hacker_weight must be positive, not {config.hacker_weight}")
     started = time.perf_counter()
     seed_everything(config.seed)
     if config.threads:
@@ -296,6 +300,7 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
     rng = np.random.default_rng(config.seed)
     weight = class_weights(config, device) if config.hacker_weight != 1.0 else None
     best: dict[str, Any] = {"val_loss": float("inf")}
+    best_state: Optional[dict[str, torch.Tensor]] = None
     history = []
     stale = 0
     for epoch in range(1, config.max_epochs + 1):
@@ -337,6 +342,8 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
             min_epochs = config.min_epochs or config.max_epochs // 2
             if stale >= config.patience and epoch >= min_epochs:
                 break
+    if best_state is None:  # every epoch's validation loss was NaN or infinite
+        raise RuntimeError(f"no epoch had a finite validation loss: {[row['val_loss'] for row in history]}")
     model.load_state_dict(best_state)
     model = model.to(memory_format=torch.contiguous_format)
     trained = time.perf_counter()

@@ -36,7 +36,15 @@ ALLOWED_IMPORTS = {
 
 TINY_PROFILE = {
     "images_per_class": 24,
-    "train": {"architecture": "small_cnn", "max_epochs": 1, "patience": 1, "height": 39, "width": 64},
+    "train": {
+        "architecture": "small_cnn",
+        "max_epochs": 1,
+        "patience": 1,
+        "height": 39,
+        "width": 64,
+        "precision": "bf16",  # the default profile's path (bf16 where the CPU has AMX; emulated elsewhere)
+        "hacker_weight": 2.0,
+    },
 }
 
 
@@ -93,6 +101,7 @@ def test_artifact_holds_model_metadata_and_verbatim_code(tiny_model):
     meta = read_metadata(tiny_model)
     assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v1"
     assert meta["input"]["height"] == 39 and meta["architecture"] == "small_cnn"
+    assert meta["training"]["precision"] == "bf16" and meta["config"]["hacker_weight"] == 2.0
     assert (tiny_model / "code" / "inference.py").read_text() == SERVING_SOURCE.read_text()
     assert "onnxruntime" in (tiny_model / "code" / "requirements.txt").read_text()
     with tarfile.open(tiny_model / "model.tar.gz") as archive:

@@ -107,6 +107,27 @@ def test_the_training_tensor_is_the_serving_modules_to_the_last_bit(spec):
         assert tensor.is_contiguous(memory_format=layout)
 
 
+def test_roll_and_augment_draw_and_move_as_the_gather_they_replaced():
+    """The slice copies equal a gather by (column - shift) mod width, with the same draws in order."""
+    batch = np.random.default_rng(6).integers(0, 256, size=(16, 5, 13, 3), dtype=np.uint8)
+
+    def gather(charts, rng):
+        shifts = rng.integers(0, charts.shape[2], size=len(charts))
+        columns = (np.arange(charts.shape[2])[None, :] - shifts[:, None]) % charts.shape[2]
+        return np.take_along_axis(charts, columns[:, None, :, None], axis=2)
+
+    assert np.array_equal(
+        roll_columns(batch, np.random.default_rng(9)), gather(batch, np.random.default_rng(9))
+    )
+    reference_rng, rng = np.random.default_rng(11), np.random.default_rng(11)
+    expected = batch.copy()
+    mirrored = reference_rng.random(len(batch)) < 0.5  # time mirrored first, then rotated
+    expected[mirrored] = expected[mirrored][:, :, ::-1]
+    expected = gather(expected, reference_rng)
+    assert np.array_equal(augment(batch, TrainConfig(flip_time=True, roll_time=True), rng), expected)
+    assert rng.random() == reference_rng.random()  # and the stream goes on where it did
+
+
 def test_augment_changes_nothing_unless_asked_and_never_writes_to_its_input():
     batch = np.random.default_rng(2).integers(0, 256, size=(8, 5, 9, 3), dtype=np.uint8)
     before = batch.copy()
@@ -157,3 +178,10 @@ def test_a_bf16_step_computes_the_float32_loss_closely():
     optimiser = torch.optim.SGD(model.parameters(), lr=0.0)
     full, half = train_step(model, optimiser, x, y, "fp32"), train_step(model, optimiser, x, y, "bf16")
     assert half != full and half == pytest.approx(full, rel=0.05)
+
+
+def test_a_hacker_weight_must_be_positive(tmp_path):
+    from training.train import train
+
+    with pytest.raises(ValueError, match="hacker_weight must be positive"):
+        train(tmp_path, tmp_path / "out", TrainConfig(hacker_weight=0.0))
