@@ -62,7 +62,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "width": 250,
             "flip_time": True,
             "roll_time": True,
-            # bf16 where the CPU has AMX (or on a CUDA GPU): 1.5x the steps of float32 per minute
+            # bf16 where the CPU has AMX (or a CUDA GPU has native bf16): 1.5x the steps of fp32 a minute
             "precision": "auto",
             # a missed thief costs three false alarms: the 0.90 threshold (contract 7) then meets
             # the recall and FPR targets together (docs/training.md, "The operating point")
