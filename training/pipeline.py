@@ -14,7 +14,7 @@ Profiles:
   AMX (`precision="auto"`), all 10 epochs of the one-cycle schedule run and the best validation
   epoch kept (`min_epochs`: patience never stops it mid-schedule), on the machine's two cores
   (rendering too): 10.4 min from nothing in `make train` here (a CPU with AMX); a CPU without
-  AMX trains in float32, about 1.5 times as long per step, and may exceed 15 min (not measured).
+  AMX trains in float32 (the recipe in float32 here: 10.0 min of training, FPR 0.55%).
   Seven and a half times the issue's 2,000 + 2,000: on those the same recipe reaches 98.4-98.9%
   accuracy and 97.9-98.8% recall, and no change of network or augmentation reached the targets
   there (docs/training.md);
@@ -50,7 +50,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "images_per_class": 15000,
         # Two cores (CHARTGUARD_TORCH_THREADS overrides), which also render the charts: 10 epochs
         # in 7.8-9.9 min on this machine (AMX, bf16). Its figures are two-thread bf16 figures; a
-        # one-thread build gives another model (measured on 2,000 + 2,000), so may float32.
+        # one-thread or float32 build gives another model (docs/training.md).
         "threads": min(2, os.cpu_count() or 1),
         "train": {
             "architecture": "resnet18_narrow",
