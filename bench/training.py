@@ -5,8 +5,10 @@
 1. Training: the figures recorded when the artifact was built (whole build, per epoch), and a
    fresh measurement of one training epoch of each network on `--images` rendered charts through
    the trainer's own batch path (augmentation, tensor, step) in the default profile's precision
-   and layout, and once in float32 without channels-last for the ratio, extrapolated to the
-   default profile's training split (about 22,500 charts, on its threads).
+   and layout, and the narrow ResNet also in float32 channels-last (what a CPU without AMX runs)
+   and float32 without channels-last (the trainer before either), extrapolated to the default
+   profile's training split (about 22,500 charts, on its threads); per batch, the preparation
+   (augmentation and tensor) apart from the optimiser step.
 2. Serving: batch-1 latency of the artifact's own code/inference.py (PNG bytes in, JSON out), and
    of the bare onnxruntime call, p50 / p99 over `--runs` requests after a warm-up.
 The machine is shared: read the figures as of this run, with the load average printed beside.
@@ -69,6 +71,7 @@ def epoch_time(images: int) -> None:
     device = torch.device("cpu")
     split = round(PROFILES["default"]["images_per_class"] * 2 * (1 - VAL_FRACTION))
     runs = [(name, profile.precision, profile.channels_last) for name in ("small_cnn", "resnet18_narrow")]
+    runs += [("resnet18_narrow", "fp32", True)]  # what a CPU without AMX runs
     runs += [("resnet18_narrow", "fp32", False)]  # the trainer before mixed precision and channels-last
     runs += [("resnet18_narrow_keepx", profile.precision, profile.channels_last)]
     runs += [("resnet18", profile.precision, profile.channels_last)]
@@ -82,18 +85,24 @@ def epoch_time(images: int) -> None:
         optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
         rng = np.random.default_rng(0)
         model.train()
-        started = time.perf_counter()
+        preparing = stepping = 0.0
         for start in range(0, len(labels), config.batch_size):  # the trainer's own batch path
+            began = time.perf_counter()
             batch = augment(pixels[start : start + config.batch_size], config, rng)
             x = to_tensor(batch, config.input_spec, device, layout)
             y = torch.from_numpy(labels[start : start + config.batch_size])
+            prepared = time.perf_counter()
             train_step(model, optimiser, x, y, arithmetic)
-        seconds = time.perf_counter() - started
+            preparing += prepared - began
+            stepping += time.perf_counter() - prepared
+        seconds, batches = preparing + stepping, -(-len(labels) // config.batch_size)
         how = f"{arithmetic}{', channels-last' if channels_last else ''}"
         print(
             f"one epoch, {architecture} ({how}), {len(labels)} charts at {config.width}x{config.height}: "
             f"{seconds:.1f} s -> {seconds / len(labels) * split:.0f} s per epoch of the default profile's "
-            f"~{split:,}-chart split (torch threads {torch.get_num_threads()})"
+            f"~{split:,}-chart split (torch threads {torch.get_num_threads()}); per batch of "
+            f"{config.batch_size}: preparation {1000 * preparing / batches:.1f} ms, "
+            f"step {1000 * stepping / batches:.0f} ms"
         )
 
 

@@ -138,20 +138,14 @@ def iter_rendered(
 ) -> Iterator[tuple[Chart, bytes, list[float]]]:
     """Each chart with its PNG and round-trip features, in order; `workers` > 1 renders in that
     many forked processes (the same bytes: the work per chart does not change)."""
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        bar = tqdm(total=len(charts), desc="render", unit="img", leave=False, disable=None)
-    try:
+    disable = None if progress else True  # None: a bar on a terminal only
+    with tqdm(total=len(charts), desc="render", unit="img", leave=False, disable=disable) as bar:
         for start, done in _rendered_chunks(charts, renderer, workers):
             for offset, (png, features) in enumerate(done):
                 yield charts[start + offset], png, features
-            if bar is not None:
-                bar.update(len(done))
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.update(len(done))
 
 
 RENDER_CHUNK = 128  # charts per task handed to a render worker

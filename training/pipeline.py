@@ -62,7 +62,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             "width": 250,
             "flip_time": True,
             "roll_time": True,
-            # bf16 where the CPU has AMX (or a CUDA GPU has native bf16): 1.5x the steps of fp32 a minute
+            # bf16 where the CPU has AMX (or a CUDA GPU has native bf16): 1.1-1.7x the steps of
+            # fp32 channels-last a minute in `python -m bench.training` runs, 1.3x end to end
             "precision": "auto",
             # a missed thief costs three false alarms: the 0.90 threshold (contract 7) then meets
             # the recall and FPR targets together (docs/training.md, "The operating point")
@@ -112,21 +113,19 @@ def build_model(
     settings = PROFILES[profile]
     model_dir = Path(model_dir)
     work = model_dir.parent / f".{model_dir.name}.build"
-    n = settings["images_per_class"]
+    n, threads = settings["images_per_class"], profile_threads(profile)
     dataset_dir = model_dir.parent / f"dataset-{n}-{seed}"
     started = time.perf_counter()
     manifest_file = dataset_dir / "manifest.json"
     cached = manifest_file.exists() and json.loads(manifest_file.read_text()).get("requested") == [n, n, seed]
     if not cached:
-        manifest = build_dataset(
-            dataset_dir, n, n, seed=seed, progress=progress, workers=profile_threads(profile)
-        )
+        manifest = build_dataset(dataset_dir, n, n, seed=seed, progress=progress, workers=threads)
         manifest["requested"] = [n, n, seed]
         manifest_file.write_text(json.dumps(manifest, indent=2) + "\n")
     built = time.perf_counter()
     if work.exists():
         shutil.rmtree(work)
-    config = TrainConfig(seed=seed, progress=progress, threads=profile_threads(profile), **settings["train"])
+    config = TrainConfig(seed=seed, progress=progress, threads=threads, **settings["train"])
     metadata = train(dataset_dir, work, config)
     metadata["profile"] = profile
     metadata["dataset"]["dir"] = dataset_dir.name

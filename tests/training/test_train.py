@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scoring.chart import BUY_RGB, SELL_RGB, render_chart_pixels  # noqa: E402
+from scoring.chart import BACKGROUND_RGB, BUY_RGB, SELL_RGB, render_chart_pixels  # noqa: E402
 from scoring.market import Kline, Trade  # noqa: E402
 from training.models import build_model  # noqa: E402
 from training.serving.inference import normalise, resize  # noqa: E402
@@ -25,8 +25,6 @@ from training.train import (  # noqa: E402
     to_tensor,
     train_step,
 )
-
-WHITE = (255, 255, 255)
 
 
 def test_roll_rotates_each_chart_by_its_own_shift_and_keeps_every_column_whole():
@@ -60,10 +58,13 @@ def _chart_with_a_theft() -> np.ndarray:
 
 
 def test_mirror_price_turns_the_chart_upside_down_and_swaps_the_sides_colours():
-    pixels = np.array([[[WHITE, BUY_RGB], [SELL_RGB, WHITE]]], dtype=np.uint8)
+    pixels = np.array([[[BACKGROUND_RGB, BUY_RGB], [SELL_RGB, BACKGROUND_RGB]]], dtype=np.uint8)
     mirrored = mirror_price(pixels)
     assert mirrored.dtype == np.uint8
-    assert mirrored[0].tolist() == [[list(BUY_RGB), list(WHITE)], [list(WHITE), list(SELL_RGB)]]
+    assert mirrored[0].tolist() == [
+        [list(BUY_RGB), list(BACKGROUND_RGB)],
+        [list(BACKGROUND_RGB), list(SELL_RGB)],
+    ]
 
 
 def _runs(columns: np.ndarray) -> int:
