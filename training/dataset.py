@@ -31,7 +31,7 @@ from scoring.contracts import CLASS_ORDER
 from scoring.market import Kline, Trade
 from training.features import FEATURE_NAMES, chart_features
 from training.market_data import synthetic_klines
-from training.simulate import HACKER, SimulatedAccount, account_charts, simulate_accounts
+from training.simulate import HACKER, SimulatedAccount, account_charts, simulate_accounts, window_bars
 
 DEFAULT_SEED = 20261122
 EVALUATION_SEED = 7_000_001  # a different market and different accounts: the held-out test set
@@ -79,14 +79,17 @@ def simulate_charts(
         end = datetime.fromtimestamp(int(rng.integers(first, last)), tz=timezone.utc)
         n_h = ACCOUNTS_PER_WINDOW[0] if have[HACKER] < wanted[HACKER] else 0
         n_n = ACCOUNTS_PER_WINDOW[1] if have["normal"] < wanted["normal"] else 0
+        # Each symbol's window cut from the whole market once; the accounts' charts then window
+        # one day of bars instead of the market's 45 days (windowing a window keeps all of it).
+        in_window = {symbol: window_bars(bars, end, window_hours) for symbol, bars in klines.items()}
         try:
-            accounts = simulate_accounts(klines, n_h, n_n, seed * 100_003 + window, end, window_hours)
+            accounts = simulate_accounts(in_window, n_h, n_n, seed * 100_003 + window, end, window_hours)
         except ValueError:  # no symbol trades in this window
             continue
         for account in accounts:
             if have[account.label] >= wanted[account.label]:
                 continue
-            for symbol, bars, trades in account_charts(account, klines):
+            for symbol, bars, trades in account_charts(account, in_window):
                 charts.append(Chart(account, symbol, bars, trades))
                 have[account.label] += 1
     return charts

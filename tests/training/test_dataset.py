@@ -66,3 +66,17 @@ def test_rendering_in_worker_processes_writes_the_same_dataset(dataset, tmp_path
         assert (forked / name).read_text() == (out / name).read_text()
     for _, _, relative in read_lst(out / "train.lst") + read_lst(out / "val.lst"):
         assert (forked / relative).read_bytes() == (out / relative).read_bytes()
+
+
+def test_charts_hold_the_window_of_the_whole_market():
+    """simulate_charts windows each symbol once per withdrawal window; every chart still holds
+    exactly the bars the scoring function would read from the whole market's klines."""
+    from training.dataset import DEFAULT_SEED, market, simulate_charts
+    from training.simulate import window_bars
+
+    klines = market(DEFAULT_SEED, days=5)
+    charts = simulate_charts(klines, 30, 30, DEFAULT_SEED)
+    assert len({c.account.window_end for c in charts}) > 1
+    for chart in charts:
+        assert chart.bars == window_bars(klines[chart.symbol], chart.account.window_end)
+        assert chart.trades and all(t.symbol == chart.symbol for t in chart.trades)
