@@ -2,7 +2,8 @@
 
 model     build artifacts/model if absent (cached; --quick for the fast profile, --force to rebuild)
 dataset   simulate and render a dataset directory (im2rec layout)
-train     train a network on a dataset directory into a model directory
+train     train a network on a dataset directory into a model directory (--profile default:
+          the recipe `make model` trains)
 evaluate  score a held-out simulated set with the artifact; write the report and ROC plot
 pack      (re)pack model.tar.gz for SageMaker
 """
@@ -14,13 +15,41 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from training.dataset import DEFAULT_SEED, EVALUATION_SEED
 from training.models import ARCHITECTURES
-from training.train import PRECISIONS
+from training.pipeline import PROFILES, profile_config
+from training.train import PRECISIONS, TrainConfig
+
+# What `train` trains without --profile: the command's own defaults (older than the profiles;
+# the documented experiments give their flags against these).
+TRAIN_FLAG_DEFAULTS: dict[str, Any] = {
+    "architecture": "resnet18",
+    "max_epochs": 10,
+    "height": 40,
+    "width": 250,
+    "learning_rate": 1e-3,
+    "patience": 3,
+    "min_epochs": 0,
+    "flip_time": False,
+    "roll_time": False,
+    "flip_price": False,
+    "hacker_weight": 1.0,
+    "precision": "fp32",
+}
 
 
-def main(argv: list[str] | None = None) -> int:
+def train_config(args: argparse.Namespace, progress: bool = True) -> TrainConfig:
+    """`train`'s TrainConfig: the profile's recipe as `make model` builds it (threads included),
+    or the command's own defaults, with every flag given on top."""
+    given = {key: getattr(args, key) for key in TRAIN_FLAG_DEFAULTS if getattr(args, key) is not None}
+    if args.profile:
+        return profile_config(args.profile, seed=args.seed, progress=progress, **given)
+    return TrainConfig(seed=args.seed, progress=progress, **{**TRAIN_FLAG_DEFAULTS, **given})
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -37,39 +66,57 @@ def main(argv: list[str] | None = None) -> int:
     dataset.add_argument("--seed", type=int, default=DEFAULT_SEED)
     dataset.add_argument("--workers", type=int, default=1, help="render in this many processes")
 
-    train = commands.add_parser("train", help="train on a dataset directory")
+    train = commands.add_parser(
+        "train",
+        help="train on a dataset directory",
+        description="Train a network on a dataset directory. --profile default starts from the "
+        "recipe `make model` trains (its network, schedule, augmentation, weight, precision and "
+        "threads); the flags given override it. Without --profile the flags default as shown.",
+    )
     train.add_argument("--dataset", type=Path, required=True)
     train.add_argument("--out", type=Path, required=True)
-    train.add_argument("--architecture", default="resnet18", choices=ARCHITECTURES)
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--height", type=int, default=40)
-    train.add_argument("--width", type=int, default=250)
-    train.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--patience", type=int, default=3)
     train.add_argument(
-        "--min-epochs", type=int, default=0, help="no early stop before this epoch (0: half of --epochs)"
+        "--profile", choices=sorted(PROFILES), default=None, help="start from this profile's training recipe"
     )
-    train.add_argument("--flip-time", action="store_true", help="augment: mirror time for half of each batch")
+    flag = TRAIN_FLAG_DEFAULTS
+    train.add_argument("--architecture", choices=ARCHITECTURES, help=f"(default: {flag['architecture']})")
     train.add_argument(
-        "--roll-time", action="store_true", help="augment: rotate each chart's columns at random"
+        "--epochs", type=int, dest="max_epochs", metavar="N", help=f"(default: {flag['max_epochs']})"
+    )
+    train.add_argument("--height", type=int, help=f"(default: {flag['height']})")
+    train.add_argument("--width", type=int, help=f"(default: {flag['width']})")
+    train.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    train.add_argument("--learning-rate", type=float, help=f"(default: {flag['learning_rate']})")
+    train.add_argument("--patience", type=int, help=f"(default: {flag['patience']})")
+    train.add_argument(
+        "--min-epochs", type=int, help="no early stop before this epoch (default: 0, half of --epochs)"
+    )
+    train.add_argument(
+        "--flip-time",
+        action=argparse.BooleanOptionalAction,
+        help="augment: mirror time for half of each batch (default: off)",
+    )
+    train.add_argument(
+        "--roll-time",
+        action=argparse.BooleanOptionalAction,
+        help="augment: rotate each chart's columns at random (default: off)",
     )
     train.add_argument(
         "--flip-price",
-        action="store_true",
-        help="augment: mirror price and swap buy/sell for half of each batch",
+        action=argparse.BooleanOptionalAction,
+        help="augment: mirror price and swap buy/sell for half of each batch (default: off)",
     )
     train.add_argument(
         "--hacker-weight",
         type=float,
-        default=1.0,
-        help="loss weight of the hacker class (normal 1): >1 trades false alarms for caught thieves",
+        help="loss weight of the hacker class (normal 1): >1 trades false alarms for caught thieves"
+        f" (default: {flag['hacker_weight']})",
     )
     train.add_argument(
         "--precision",
-        default="fp32",
         choices=PRECISIONS,
-        help="bf16: mixed precision (autocast); auto: bf16 where the hardware has it natively",
+        help="bf16: mixed precision (autocast); auto: bf16 where the hardware has it natively"
+        f" (default: {flag['precision']})",
     )
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")
@@ -83,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     pack = commands.add_parser("pack", help="pack model.tar.gz")
     pack.add_argument("--model", type=Path, default=Path("artifacts/model"))
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     progress = not args.no_progress
 
@@ -110,26 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(manifest["counts"]))
     elif args.command == "train":
         from training.artifact import pack_model, write_serving_code
-        from training.train import TrainConfig
         from training.train import train as run_training
 
-        config = TrainConfig(
-            architecture=args.architecture,
-            max_epochs=args.epochs,
-            height=args.height,
-            width=args.width,
-            seed=args.seed,
-            learning_rate=args.learning_rate,
-            patience=args.patience,
-            min_epochs=args.min_epochs,
-            flip_time=args.flip_time,
-            roll_time=args.roll_time,
-            flip_price=args.flip_price,
-            precision=args.precision,
-            hacker_weight=args.hacker_weight,
-            progress=progress,
-        )
-        meta = run_training(args.dataset, args.out, config)
+        meta = run_training(args.dataset, args.out, train_config(args, progress))
         write_serving_code(args.out)
         pack_model(args.out)
         print(json.dumps({k: meta["training"][k] for k in ("epochs_run", "val_accuracy", "train_seconds")}))

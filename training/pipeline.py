@@ -125,7 +125,7 @@ def build_model(
     built = time.perf_counter()
     if work.exists():
         shutil.rmtree(work)
-    config = TrainConfig(seed=seed, progress=progress, threads=threads, **settings["train"])
+    config = profile_config(profile, seed=seed, progress=progress)
     metadata = train(dataset_dir, work, config)
     metadata["profile"] = profile
     metadata["dataset"]["dir"] = dataset_dir.name
@@ -139,6 +139,11 @@ def build_model(
         shutil.rmtree(model_dir)
     work.rename(model_dir)
     return metadata
+
+
+def profile_config(profile: str, **overrides: Any) -> TrainConfig:
+    """The TrainConfig a profile's build trains with (its threads too), `overrides` on top."""
+    return TrainConfig(**{**PROFILES[profile]["train"], "threads": profile_threads(profile), **overrides})
 
 
 def profile_threads(profile: str) -> int:
