@@ -1,7 +1,8 @@
 """`python -m training <command>`: the training side's command line (the Makefile calls it).
 
 model     build artifacts/model if absent (cached; --quick for the fast profile, --force to rebuild)
-dataset   simulate and render a dataset directory (im2rec layout)
+dataset   simulate and render a dataset directory (im2rec layout), on the synthetic market or on
+          real bars (--klines-csv SYMBOL=CSV, --alphavantage SYMBOL)
 train     train a network on a dataset directory into a model directory (--profile default:
           the recipe `make model` trains)
 evaluate  score a held-out simulated set with the artifact; write the report and ROC plot
@@ -11,12 +12,14 @@ pack      (re)pack model.tar.gz for SageMaker
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+from scoring.market import Kline
 from training.dataset import DEFAULT_SEED, EVALUATION_SEED
 from training.models import ARCHITECTURES
 from training.pipeline import PROFILES, profile_config
@@ -49,6 +52,40 @@ def train_config(args: argparse.Namespace, progress: bool = True) -> TrainConfig
     return TrainConfig(seed=args.seed, progress=progress, **{**TRAIN_FLAG_DEFAULTS, **given})
 
 
+def given_market(
+    csv_specs: list[str], alphavantage: list[str], month: str | None = None
+) -> tuple[dict[str, list[Kline]] | None, dict[str, Any] | None]:
+    """`dataset`'s real market, if asked for: ({symbol: bars}, where they came from) or (None, None).
+
+    CSV files are named in the manifest by file name and SHA-256, never by their directory."""
+    if not csv_specs and not alphavantage:
+        if month:
+            raise ValueError("--month goes with --alphavantage")
+        return None, None
+    from training.market_data import AlphaVantageClient, load_csv
+
+    klines: dict[str, list[Kline]] = {}
+    source: dict[str, Any] = {}
+    for spec in csv_specs:
+        symbol, sep, path = spec.partition("=")
+        if not sep or not symbol.strip() or not path:
+            raise ValueError(f"--klines-csv {spec!r}: expected SYMBOL=CSV, e.g. BTC-USD=btc.csv")
+        symbol = symbol.strip()
+        if symbol in klines:
+            raise ValueError(f"--klines-csv: {symbol} given twice")
+        klines[symbol] = load_csv(path, symbol)
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        source.setdefault("csv", {})[symbol] = {"file": Path(path).name, "sha256": digest}
+    if alphavantage:
+        client = AlphaVantageClient()
+        for symbol in alphavantage:
+            if symbol in klines:
+                raise ValueError(f"--alphavantage: {symbol} given twice")
+            klines[symbol] = client.intraday(symbol, month=month)
+        source["alphavantage"] = {"symbols": list(alphavantage), "month": month}
+    return klines, source
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -65,6 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--normal", type=int, default=2000)
     dataset.add_argument("--seed", type=int, default=DEFAULT_SEED)
     dataset.add_argument("--workers", type=int, default=1, help="render in this many processes")
+    dataset.add_argument(
+        "--klines-csv",
+        action="append",
+        default=[],
+        metavar="SYMBOL=CSV",
+        help="simulate the accounts on these 5-minute bars (open_time,open,high,low,close[,volume]) "
+        "instead of the synthetic market; once per symbol",
+    )
+    dataset.add_argument(
+        "--alphavantage",
+        action="append",
+        default=[],
+        metavar="SYMBOL",
+        help="the same with bars fetched from Alpha Vantage (key: ALPHAVANTAGE_API_KEY or the secret "
+        "named by ALPHAVANTAGE_SECRET_NAME); once per symbol",
+    )
+    dataset.add_argument(
+        "--month", help="with --alphavantage: the month to fetch (YYYY-MM; default: the latest)"
+    )
 
     train = commands.add_parser(
         "train",
@@ -154,10 +210,23 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"model_dir": str(args.out), **summary}))
     elif args.command == "dataset":
         from training.dataset import build_dataset
+        from training.market_data import AlphaVantageError
 
-        manifest = build_dataset(
-            args.out, args.hacker, args.normal, seed=args.seed, progress=progress, workers=args.workers
-        )
+        try:
+            klines, source = given_market(args.klines_csv, args.alphavantage, args.month)
+            manifest = build_dataset(
+                args.out,
+                args.hacker,
+                args.normal,
+                seed=args.seed,
+                progress=progress,
+                workers=args.workers,
+                klines=klines,
+                market_source=source,
+            )
+        except (OSError, ValueError, AlphaVantageError) as error:
+            print(f"python -m training dataset: error: {error}", file=sys.stderr)
+            return 2
         print(json.dumps(manifest["counts"]))
     elif args.command == "train":
         from training.artifact import pack_model, write_serving_code

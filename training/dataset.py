@@ -9,7 +9,8 @@
 
 The 75/25 split is drawn over accounts (fixed seed), not images, so no account has charts on
 both sides. Market data comes from `market()`: synthetic crypto and stock klines, reproducible
-from the seed alone.
+from the seed alone; or, given `klines` (e.g. `load_csv` of real bars), the simulated accounts
+trade that market instead, and the manifest says where its bars came from.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ CRYPTO_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD")
 STOCK_SYMBOLS = ("COIN", "TSLA", "NVDA", "MSTR")
 MARKET_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
 MARKET_DAYS = 45
+MAX_UNUSABLE_WINDOWS = 500  # draws in a row without a tradable symbol before giving up
 ACCOUNTS_PER_WINDOW = (10, 10)  # thieves, ordinary accounts simulated per withdrawal window
 PACKAGES = ("matplotlib", "numpy", "pillow", "torch", "onnx", "onnxruntime", "scikit-learn")
 LABEL_INDEX = {name: index for index, name in enumerate(CLASS_ORDER)}  # hacker 0, normal 1
@@ -68,8 +70,21 @@ def simulate_charts(
     Whole accounts are kept, so the last account of a class may add one or two images more.
     """
     rng = np.random.default_rng([seed, 17])
-    first = min(bars[0].open_time for bars in klines.values() if bars) + (window_hours + 1) * 3600
-    last = max(bars[-1].open_time for bars in klines.values() if bars)
+    spans = [
+        (min(b.open_time for b in bars), max(b.open_time for b in bars)) for bars in klines.values() if bars
+    ]
+    if not spans:
+        raise ValueError("no klines to simulate accounts on")
+    earliest = min(start for start, _ in spans)
+    first = earliest + (window_hours + 1) * 3600
+    last = max(end for _, end in spans)
+    if first >= last:
+        hours = (last - earliest) / 3600
+        raise ValueError(
+            f"the klines span {hours:.1f} h: a {window_hours} h withdrawal window needs more than "
+            f"{window_hours + 1} h of bars"
+        )
+    unusable = 0  # windows in a row where no symbol had enough bars
     wanted = {HACKER: n_hacker, "normal": n_normal}
     have = {HACKER: 0, "normal": 0}
     charts: list[Chart] = []
@@ -84,8 +99,12 @@ def simulate_charts(
         in_window = {symbol: window_bars(bars, end, window_hours) for symbol, bars in klines.items()}
         try:
             accounts = simulate_accounts(in_window, n_h, n_n, seed * 100_003 + window, end, window_hours)
-        except ValueError:  # no symbol trades in this window
+        except ValueError as error:  # no symbol trades in this window (e.g. stocks at a weekend)
+            unusable += 1
+            if unusable >= MAX_UNUSABLE_WINDOWS:
+                raise ValueError(f"{unusable} random windows in a row were unusable: {error}") from None
             continue
+        unusable = 0
         for account in accounts:
             if have[account.label] >= wanted[account.label]:
                 continue
@@ -198,19 +217,33 @@ def build_dataset(
     renderer: Renderer = render_chart,
     render_version: str = RENDER_VERSION,
     workers: int = 1,
+    klines: Optional[Mapping[str, list[Kline]]] = None,
+    market_source: Optional[Mapping[str, object]] = None,
 ) -> dict[str, object]:
     """Simulate, render and list a dataset into `out_dir` (replaced). Returns the manifest.
 
     `workers` > 1 renders in that many processes (the same files, in the same order).
+    `klines` ({symbol: bars}): the market the accounts trade, instead of the synthetic one of
+    `seed` and `days`; `market_source` describes it in the manifest (e.g. files and checksums).
 
     `renderer` / `render_version` exist for experiments only; the product renders `chart-v1`."""
     out_dir = Path(out_dir)
-    if out_dir.exists():
+    if klines is None:
+        market_record: dict[str, object] = {
+            "source": "synthetic",
+            "crypto": list(CRYPTO_SYMBOLS),
+            "stock": list(STOCK_SYMBOLS),
+            "days": days,
+            "end": MARKET_END.isoformat(),
+        }
+        klines = market(seed, days)
+    else:
+        market_record = {"source": "given", **(market_source or {}), "symbols": _span_of(klines)}
+    charts = simulate_charts(klines, n_hacker, n_normal, seed)
+    if out_dir.exists():  # only once the market proved usable
         shutil.rmtree(out_dir)
     for name in CLASS_ORDER:
         (out_dir / name).mkdir(parents=True)
-    klines = market(seed, days)
-    charts = simulate_charts(klines, n_hacker, n_normal, seed)
     split_of = split_accounts([c.account.user_id for c in charts], seed, val_fraction)
     lists: dict[str, list[tuple[int, int, str]]] = {"train": [], "val": []}
     with open(out_dir / "images.jsonl", "w") as images:
@@ -259,12 +292,7 @@ def build_dataset(
         "class_order": list(CLASS_ORDER),
         "seed": seed,
         "val_fraction": val_fraction,
-        "market": {
-            "crypto": list(CRYPTO_SYMBOLS),
-            "stock": list(STOCK_SYMBOLS),
-            "days": days,
-            "end": MARKET_END.isoformat(),
-        },
+        "market": market_record,
         "packages": package_versions(),
         "feature_names": list(FEATURE_NAMES),
         "counts": {
@@ -280,6 +308,19 @@ def build_dataset(
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _span_of(klines: Mapping[str, list[Kline]]) -> dict[str, dict[str, object]]:
+    """Per symbol: how many bars, the first and the last bar's open time (UTC)."""
+    out: dict[str, dict[str, object]] = {}
+    for symbol, bars in sorted(klines.items()):
+        times = [b.open_time for b in bars]
+        out[symbol] = {
+            "bars": len(bars),
+            "first": datetime.fromtimestamp(min(times), tz=timezone.utc).isoformat() if times else None,
+            "last": datetime.fromtimestamp(max(times), tz=timezone.utc).isoformat() if times else None,
+        }
+    return out
 
 
 def load_records(dataset_dir: Path, split: Optional[str] = None) -> list[dict]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from datetime import timedelta
 
 import pytest
 
@@ -50,3 +52,93 @@ def test_without_a_profile_the_command_keeps_its_own_defaults(monkeypatch):
         2,
     )
     assert flagged.precision == "fp32" and flagged.hacker_weight == 1.0
+
+
+def test_dataset_on_bars_from_csv_files(tmp_path, capsys):
+    """`dataset --klines-csv` simulates the accounts on the given bars and says so in the manifest."""
+    from datetime import datetime, timezone
+
+    from training.__main__ import main
+    from training.market_data import synthetic_klines, write_csv
+
+    end = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    bars = synthetic_klines(["AAA", "BBB"], end, 4, 11, "crypto")
+    for symbol in bars:
+        write_csv(tmp_path / f"{symbol.lower()}.csv", bars[symbol])
+    out = tmp_path / "ds"
+    argv = ["--no-progress", "dataset", "--out", str(out), "--hacker", "12", "--normal", "12", "--seed", "5"]
+    assert (
+        main(
+            [
+                *argv,
+                "--klines-csv",
+                f"AAA={tmp_path / 'aaa.csv'}",
+                "--klines-csv",
+                f"BBB={tmp_path / 'bbb.csv'}",
+            ]
+        )
+        == 0
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    market = manifest["market"]
+    assert market["source"] == "given"
+    assert market["csv"]["AAA"]["file"] == "aaa.csv" and len(market["csv"]["AAA"]["sha256"]) == 64
+    assert str(tmp_path) not in json.dumps(manifest)  # no directory of this machine
+    assert market["symbols"]["BBB"]["bars"] == len(bars["BBB"])
+    records = [json.loads(line) for line in (out / "images.jsonl").read_text().splitlines()]
+    assert {r["symbol"] for r in records} <= {"AAA", "BBB"} and len(records) >= 24
+    window = (
+        datetime.fromisoformat(market["symbols"]["AAA"]["first"]),
+        datetime.fromisoformat(market["symbols"]["AAA"]["last"]),
+    )
+    for line in (out / "accounts.jsonl").read_text().splitlines():
+        account = json.loads(line)
+        assert window[0] < datetime.fromisoformat(account["window_end"]) <= window[1] + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--klines-csv", "AAA"], "expected SYMBOL=CSV"),
+        (["--klines-csv", "AAA=missing.csv"], "missing.csv"),
+        (["--klines-csv", "AAA={short}"], "a 24 h withdrawal window needs more than 25 h of bars"),
+        (["--month", "2026-01"], "--month goes with --alphavantage"),
+    ],
+)
+def test_dataset_rejects_unusable_market_input_with_a_clear_error(tmp_path, capsys, flags, message):
+    from datetime import datetime, timezone
+
+    from training.__main__ import main
+    from training.market_data import synthetic_klines, write_csv
+
+    short = tmp_path / "short.csv"
+    write_csv(
+        short, synthetic_klines(["AAA"], datetime(2026, 3, 2, tzinfo=timezone.utc), 1, 1, "crypto")["AAA"]
+    )
+    flags = [f.format(short=short) for f in flags]
+    out = tmp_path / "ds"
+    assert (
+        main(["--no-progress", "dataset", "--out", str(out), "--hacker", "2", "--normal", "2", *flags]) == 2
+    )
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # nothing half-built
+
+
+def test_dataset_market_from_alpha_vantage_is_recorded(monkeypatch):
+    from datetime import datetime, timezone
+
+    from training.__main__ import given_market
+    from training.market_data import AlphaVantageClient, synthetic_klines
+
+    asked = []
+
+    def intraday(self, symbol, *, month=None, **_):
+        asked.append((symbol, month))
+        return synthetic_klines([symbol], datetime(2026, 3, 2, tzinfo=timezone.utc), 3, 2, "stock")[symbol]
+
+    monkeypatch.setattr(AlphaVantageClient, "intraday", intraday)
+    klines, source = given_market([], ["COIN", "TSLA"], "2026-02")
+    assert asked == [("COIN", "2026-02"), ("TSLA", "2026-02")]
+    assert sorted(klines) == ["COIN", "TSLA"] and all(klines.values())
+    assert source == {"alphavantage": {"symbols": ["COIN", "TSLA"], "month": "2026-02"}}
+    assert given_market([], []) == (None, None)
