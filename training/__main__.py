@@ -57,30 +57,37 @@ def given_market(
 ) -> tuple[dict[str, list[Kline]] | None, dict[str, Any] | None]:
     """`dataset`'s real market, if asked for: ({symbol: bars}, where they came from) or (None, None).
 
-    CSV files are named in the manifest by file name and SHA-256, never by their directory."""
+    CSV files are named in the manifest by file name and SHA-256, never by their directory.
+    Every symbol is checked before any file is read or any bar fetched."""
+    if month and not alphavantage:
+        raise ValueError("--month goes with --alphavantage")
     if not csv_specs and not alphavantage:
-        if month:
-            raise ValueError("--month goes with --alphavantage")
         return None, None
     from training.market_data import AlphaVantageClient, load_csv
 
-    klines: dict[str, list[Kline]] = {}
-    source: dict[str, Any] = {}
+    files: dict[str, str] = {}
     for spec in csv_specs:
         symbol, sep, path = spec.partition("=")
         if not sep or not symbol.strip() or not path:
             raise ValueError(f"--klines-csv {spec!r}: expected SYMBOL=CSV, e.g. BTC-USD=btc.csv")
-        symbol = symbol.strip()
-        if symbol in klines:
-            raise ValueError(f"--klines-csv: {symbol} given twice")
+        if symbol.strip() in files:
+            raise ValueError(f"--klines-csv: {symbol.strip()} given twice")
+        files[symbol.strip()] = path
+    for symbol in alphavantage:
+        if symbol in files:
+            raise ValueError(f"{symbol} given by both --klines-csv and --alphavantage")
+    if len(set(alphavantage)) < len(alphavantage):
+        raise ValueError("--alphavantage: a symbol given twice")
+
+    klines: dict[str, list[Kline]] = {}
+    source: dict[str, Any] = {}
+    for symbol, path in files.items():
         klines[symbol] = load_csv(path, symbol)
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         source.setdefault("csv", {})[symbol] = {"file": Path(path).name, "sha256": digest}
     if alphavantage:
         client = AlphaVantageClient()
         for symbol in alphavantage:
-            if symbol in klines:
-                raise ValueError(f"--alphavantage: {symbol} given twice")
             klines[symbol] = client.intraday(symbol, month=month)
         source["alphavantage"] = {"symbols": list(alphavantage), "month": month}
     return klines, source
@@ -145,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, help=f"(default: {flag['learning_rate']})")
     train.add_argument("--patience", type=int, help=f"(default: {flag['patience']})")
     train.add_argument(
-        "--min-epochs", type=int, help="no early stop before this epoch (default: 0, half of --epochs)"
+        "--min-epochs",
+        type=int,
+        help="no early stop before this epoch (default: 0, half of --epochs; a profile's own with --profile)",
     )
     train.add_argument(
         "--flip-time",
@@ -209,11 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         summary["val_accuracy"] = meta["training"]["val_accuracy"]
         print(json.dumps({"model_dir": str(args.out), **summary}))
     elif args.command == "dataset":
-        from training.dataset import build_dataset
+        from training.dataset import MarketError, build_dataset
         from training.market_data import AlphaVantageError
 
         try:
             klines, source = given_market(args.klines_csv, args.alphavantage, args.month)
+        except (OSError, ValueError, AlphaVantageError) as error:
+            print(f"python -m training dataset: error: {error}", file=sys.stderr)
+            return 2
+        try:
             manifest = build_dataset(
                 args.out,
                 args.hacker,
@@ -224,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 klines=klines,
                 market_source=source,
             )
-        except (OSError, ValueError, AlphaVantageError) as error:
+        except MarketError as error:  # bars no account can trade; other errors keep their traceback
             print(f"python -m training dataset: error: {error}", file=sys.stderr)
             return 2
         print(json.dumps(manifest["counts"]))

@@ -41,6 +41,12 @@ CRYPTO_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD")
 STOCK_SYMBOLS = ("COIN", "TSLA", "NVDA", "MSTR")
 MARKET_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
 MARKET_DAYS = 45
+
+
+class MarketError(ValueError):
+    """The klines give the simulated accounts nothing to trade (too short, or no usable window)."""
+
+
 MAX_UNUSABLE_WINDOWS = 500  # draws in a row without a tradable symbol before giving up
 ACCOUNTS_PER_WINDOW = (10, 10)  # thieves, ordinary accounts simulated per withdrawal window
 PACKAGES = ("matplotlib", "numpy", "pillow", "torch", "onnx", "onnxruntime", "scikit-learn")
@@ -74,13 +80,13 @@ def simulate_charts(
         (min(b.open_time for b in bars), max(b.open_time for b in bars)) for bars in klines.values() if bars
     ]
     if not spans:
-        raise ValueError("no klines to simulate accounts on")
+        raise MarketError("no klines to simulate accounts on")
     earliest = min(start for start, _ in spans)
     first = earliest + (window_hours + 1) * 3600
     last = max(end for _, end in spans)
     if first >= last:
         hours = (last - earliest) / 3600
-        raise ValueError(
+        raise MarketError(
             f"the klines span {hours:.1f} h: a {window_hours} h withdrawal window needs more than "
             f"{window_hours + 1} h of bars"
         )
@@ -102,7 +108,13 @@ def simulate_charts(
         except ValueError as error:  # no symbol trades in this window (e.g. stocks at a weekend)
             unusable += 1
             if unusable >= MAX_UNUSABLE_WINDOWS:
-                raise ValueError(f"{unusable} random windows in a row were unusable: {error}") from None
+                described = "; ".join(
+                    f"{symbol} {span['bars']} bars {span['first']} to {span['last']}"
+                    for symbol, span in _span_of(klines).items()
+                )
+                raise MarketError(
+                    f"{unusable} random windows in a row were unusable ({error}); the bars: {described}"
+                ) from None
             continue
         unusable = 0
         for account in accounts:

@@ -364,7 +364,9 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig) -> dict[str, An
         "onnx_opset": ONNX_OPSET,
         "seed": config.seed,
         "config": {k: v for k, v in asdict(config).items() if k not in ("progress",)},
-        "dataset": {k: manifest.get(k) for k in ("seed", "counts", "variants", "render_version", "packages")},
+        "dataset": {
+            k: manifest.get(k) for k in ("seed", "counts", "variants", "render_version", "packages", "market")
+        },
         "training": {
             "device": str(device),
             "threads": torch.get_num_threads(),

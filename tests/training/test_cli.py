@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from training.__main__ import TRAIN_FLAG_DEFAULTS, build_parser, train_config
+from training.dataset import DEFAULT_SEED
 from training.pipeline import PROFILES, profile_config
 from training.train import THREADS_ENV, TrainConfig
 
@@ -41,9 +42,24 @@ def test_flags_given_override_the_profile(monkeypatch):
 def test_without_a_profile_the_command_keeps_its_own_defaults(monkeypatch):
     monkeypatch.setenv(THREADS_ENV, "1")
     plain = config_of()
-    for key, value in TRAIN_FLAG_DEFAULTS.items():
-        assert getattr(plain, key) == value, key
+    assert plain == TrainConfig(  # the command's defaults from before --profile existed
+        architecture="resnet18",
+        max_epochs=10,
+        height=40,
+        width=250,
+        seed=DEFAULT_SEED,
+        learning_rate=1e-3,
+        patience=3,
+        min_epochs=0,
+        flip_time=False,
+        roll_time=False,
+        flip_price=False,
+        precision="fp32",
+        hacker_weight=1.0,
+        progress=False,
+    )
     assert plain.threads == 1
+    assert all(getattr(plain, key) == value for key, value in TRAIN_FLAG_DEFAULTS.items())
     flagged = config_of("--flip-time", "--roll-time", "--architecture", "small_cnn", "--seed", "2")
     assert (flagged.flip_time, flagged.roll_time, flagged.architecture, flagged.seed) == (
         True,
@@ -103,6 +119,10 @@ def test_dataset_on_bars_from_csv_files(tmp_path, capsys):
         (["--klines-csv", "AAA=missing.csv"], "missing.csv"),
         (["--klines-csv", "AAA={short}"], "a 24 h withdrawal window needs more than 25 h of bars"),
         (["--month", "2026-01"], "--month goes with --alphavantage"),
+        (["--klines-csv", "AAA={short}", "--month", "2026-01"], "--month goes with --alphavantage"),
+        (["--klines-csv", "AAA={short}", "--klines-csv", "AAA={short}"], "AAA given twice"),
+        (["--klines-csv", "AAA={short}", "--alphavantage", "AAA"], "AAA given by both"),
+        (["--alphavantage", "BBB", "--alphavantage", "BBB"], "a symbol given twice"),
     ],
 )
 def test_dataset_rejects_unusable_market_input_with_a_clear_error(tmp_path, capsys, flags, message):
@@ -117,11 +137,13 @@ def test_dataset_rejects_unusable_market_input_with_a_clear_error(tmp_path, caps
     )
     flags = [f.format(short=short) for f in flags]
     out = tmp_path / "ds"
+    (out / "hacker").mkdir(parents=True)
+    (out / "hacker" / "earlier.png").write_bytes(b"an earlier dataset")
     assert (
         main(["--no-progress", "dataset", "--out", str(out), "--hacker", "2", "--normal", "2", *flags]) == 2
     )
     assert message in capsys.readouterr().err
-    assert not out.exists()  # nothing half-built
+    assert (out / "hacker" / "earlier.png").read_bytes() == b"an earlier dataset"  # left as it was
 
 
 def test_dataset_market_from_alpha_vantage_is_recorded(monkeypatch):
