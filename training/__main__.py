@@ -21,6 +21,7 @@ from typing import Any
 
 from scoring.market import Kline
 from training.dataset import DEFAULT_SEED, EVALUATION_SEED
+from training.evaluate import HELDOUT_IMAGES
 from training.models import ARCHITECTURES
 from training.pipeline import PROFILES, profile_config
 from training.train import PRECISIONS, TrainConfig
@@ -188,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=Path("artifacts/model"))
     evaluate.add_argument("--out", type=Path, default=Path("docs/evaluation"))
     evaluate.add_argument("--work", type=Path, default=Path("artifacts/evaluation"))
-    evaluate.add_argument("--images", type=int, default=2000, help="held-out images per class")
+    evaluate.add_argument(
+        "--images", type=int, default=HELDOUT_IMAGES, help="held-out images per class (default: %(default)s)"
+    )
     evaluate.add_argument("--seed", type=int, default=EVALUATION_SEED)
     evaluate.add_argument("--training-dataset", type=Path, default=None, help="for the tabular baseline")
 

@@ -96,7 +96,9 @@ def test_report_gives_accuracy_at_argmax_and_at_the_threshold_and_says_how_the_l
     weighted = render_report(_results(3.0))
     # argmax: 7 of 8 right (only the thief at 0.3 missed); at 0.90: 6 of 8 (the one at 0.8 too)
     assert "| accuracy (argmax) | >= 99.5% | 87.50% |" in weighted
-    assert "threshold instead of argmax) | >= 99.5% | 75.00% | **not met** at 0.90 |" in weighted
+    assert (
+        "threshold instead of argmax) | >= 99.5% | 75.00% | 40.93%-92.85% | **not met** at 0.90 |" in weighted
+    )
     assert "Loss weight of the hacker class in training: 3 (normal 1)." in weighted
     assert "a missed thief costing 3 false alarms" in weighted
     plain = render_report(_results(1.0))
@@ -118,3 +120,15 @@ def test_report_says_the_features_win_when_they_make_far_fewer_errors_at_the_thr
     results["image_model"]["chart"] = ranked_better
     said = "\n".join(interpretation(results))
     assert "beat the picture on this data. They read" in said and "wrong at 0.90" not in said
+
+
+def test_wilson_interval_matches_known_values():
+    from training.evaluate import wilson_interval
+
+    low, high = wilson_interval(0.5, 100)
+    assert (round(low, 4), round(high, 4)) == (0.4038, 0.5962)
+    low, high = wilson_interval(0.0, 10)  # no errors seen is not a rate of zero
+    assert low == 0.0 and round(high, 4) == 0.2775
+    wide, narrow = wilson_interval(0.994, 4001), wilson_interval(0.994, 30001)
+    assert wide[0] < narrow[0] < 0.994 < narrow[1] < wide[1]
+    assert wilson_interval(float("nan"), 5) != wilson_interval(float("nan"), 5)  # nan in, nan out
