@@ -41,16 +41,14 @@ CRYPTO_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD")
 STOCK_SYMBOLS = ("COIN", "TSLA", "NVDA", "MSTR")
 MARKET_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
 MARKET_DAYS = 45
-
-
-class MarketError(ValueError):
-    """The klines give the simulated accounts nothing to trade (too short, or no usable window)."""
-
-
 MAX_UNUSABLE_WINDOWS = 500  # draws in a row without a tradable symbol before giving up
 ACCOUNTS_PER_WINDOW = (10, 10)  # thieves, ordinary accounts simulated per withdrawal window
 PACKAGES = ("matplotlib", "numpy", "pillow", "torch", "onnx", "onnxruntime", "scikit-learn")
 LABEL_INDEX = {name: index for index, name in enumerate(CLASS_ORDER)}  # hacker 0, normal 1
+
+
+class MarketError(ValueError):
+    """The klines give the simulated accounts nothing to trade (too short, or no usable window)."""
 
 
 @dataclass(frozen=True)

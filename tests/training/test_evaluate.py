@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -131,4 +133,5 @@ def test_wilson_interval_matches_known_values():
     assert low == 0.0 and round(high, 4) == 0.2775
     wide, narrow = wilson_interval(0.994, 4001), wilson_interval(0.994, 30001)
     assert wide[0] < narrow[0] < 0.994 < narrow[1] < wide[1]
-    assert wilson_interval(float("nan"), 5) != wilson_interval(float("nan"), 5)  # nan in, nan out
+    assert all(math.isnan(bound) for bound in wilson_interval(float("nan"), 5))  # nan in, nan out
+    assert all(math.isnan(bound) for bound in wilson_interval(0.5, 0))  # nothing measured
