@@ -14,10 +14,10 @@ Profiles:
   AMX (`precision="auto"`), all 10 epochs of the one-cycle schedule run and the best validation
   epoch kept (`min_epochs`: patience never stops it mid-schedule), on the machine's two cores
   (rendering too): 10.4 min from nothing in `make train` here (a CPU with AMX); a CPU without
-  AMX trains in float32 (the recipe in float32 here: 10.0 min of training, FPR 0.55%).
-  Seven and a half times the issue's 2,000 + 2,000: on those the same recipe reaches 98.4-98.9%
-  accuracy and 97.9-98.8% recall, and no change of network or augmentation reached the targets
-  there (docs/training.md);
+  AMX trains in float32 (the recipe in float32 here: 10.0 min of training, FPR 0.51% on the
+  30,001 held-out charts). Seven and a half times the issue's 2,000 + 2,000: on those the same
+  recipe reached 98.4-98.9% accuracy and 97.9-98.8% recall (on the earlier 4,001 held-out
+  charts), and no change of network or augmentation reached the targets there (docs/training.md);
 - quick (`quick=True`, `--quick`, `QUICK=1 make model` or CHARTGUARD_QUICK_MODEL=1): the small
   CNN on 500 + 500 charts, the same input, about a minute on one thread, still a real trained model.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import timedelta
 
@@ -10,7 +9,7 @@ import pytest
 
 from training.__main__ import TRAIN_FLAG_DEFAULTS, build_parser, train_config
 from training.dataset import DEFAULT_SEED
-from training.pipeline import PROFILES, profile_config
+from training.pipeline import PROFILES
 from training.train import THREADS_ENV, TrainConfig
 
 BASE = ["train", "--dataset", "d", "--out", "o"]
@@ -21,10 +20,26 @@ def config_of(*flags: str) -> TrainConfig:
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_profile_gives_the_recipe_make_model_trains(profile, monkeypatch):
+def test_profile_gives_the_recipe_make_model_trains(profile, monkeypatch, tmp_path):
+    import training.pipeline as pipeline
+
+    class Trained(Exception):
+        pass
+
+    def train(dataset_dir, out_dir, config):  # what build_model hands the trainer, then stop
+        raise Trained(config)
+
+    def build_dataset(out_dir, *args, **kwargs):
+        out_dir.mkdir(parents=True)
+        return {}
+
     monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr(pipeline, "build_dataset", build_dataset)
+    monkeypatch.setattr(pipeline, "train", train)
+    with pytest.raises(Trained) as built:
+        pipeline.build_model(tmp_path / "model", profile, progress=False)
     config = config_of("--profile", profile)
-    assert config == profile_config(profile, progress=False)
+    assert config == built.value.args[0]
     for key, value in PROFILES[profile]["train"].items():
         assert getattr(config, key) == value, key
     assert config.threads == PROFILES[profile].get("threads", 1)
@@ -33,10 +48,8 @@ def test_profile_gives_the_recipe_make_model_trains(profile, monkeypatch):
 def test_flags_given_override_the_profile(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     config = config_of("--profile", "default", "--hacker-weight", "1", "--no-flip-time", "--epochs", "4")
-    expected = dataclasses.replace(
-        profile_config("default", progress=False), hacker_weight=1.0, flip_time=False, max_epochs=4
-    )
-    assert config == expected
+    recipe = {**PROFILES["default"]["train"], "hacker_weight": 1.0, "flip_time": False, "max_epochs": 4}
+    assert config == TrainConfig(**recipe, threads=PROFILES["default"]["threads"], progress=False)
 
 
 def test_without_a_profile_the_command_keeps_its_own_defaults(monkeypatch):
