@@ -34,7 +34,7 @@ help:  ## list the targets
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[function,test,dev,training,infra]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[function,test,dev,training,infra,anomalies]'
 	touch $@
 
 $(VENV39)/.installed: requirements.txt pyproject.toml
@@ -60,7 +60,7 @@ test-unit: venv  ## unit tests only (no network, a few seconds)
 lint: venv  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambdas/scoring training infra chartguard
+	$(VENV)/bin/mypy lambdas/scoring training infra chartguard anomalies
 
 format: venv  ## apply ruff's fixes and format
 	$(VENV)/bin/ruff check --fix .

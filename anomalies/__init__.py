@@ -1,0 +1,1 @@
+"""Anomaly discovery: request logs -> every-combination monitor, frequent patterns, metric series -> findings."""
