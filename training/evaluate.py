@@ -23,7 +23,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from scoring.chart import RENDER_VERSION, render_chart
+from scoring.chart import RENDER_VERSION
 from training.dataset import build_dataset, load_records
 
 THRESHOLD = 0.90
@@ -233,21 +233,21 @@ def run_evaluation(
     seed: int = 7_000_001,
     training_dataset: Optional[Path] = None,
     progress: bool = True,
-    renderer: Optional[Any] = None,
 ) -> str:
     """Build (or reuse) the held-out set, score it, write metrics.json, roc.png and README.md."""
     model_dir, out_dir, work_dir = Path(model_dir), Path(out_dir), Path(work_dir)
     metadata = json.loads((model_dir / "metadata.json").read_text())
     # The held-out charts must be drawn the way the model was trained to see them.
     render_version = str(metadata.get("render_version", RENDER_VERSION))
-    suffix = "" if render_version == RENDER_VERSION else f"-{render_version}"
-    heldout = work_dir / f"heldout-{seed}-{images_per_class}{suffix}"
+    if render_version != RENDER_VERSION:
+        raise ValueError(
+            f"the model was trained on {render_version} charts; the renderer draws {RENDER_VERSION}"
+        )
+    heldout = work_dir / f"heldout-{seed}-{images_per_class}"
     manifest = heldout / "manifest.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("render_version") != render_version:
-        raise ValueError(f"{heldout} holds charts of another render version than {render_version}")
+    if manifest.exists() and json.loads(manifest.read_text()).get("render_version") != RENDER_VERSION:
+        raise ValueError(f"{heldout} holds charts of another render version than {RENDER_VERSION}")
     if not manifest.exists():
-        if renderer is None and render_version != RENDER_VERSION:
-            raise ValueError(f"the model expects {render_version} charts: pass its renderer")
         build_dataset(
             heldout,
             images_per_class,
@@ -255,8 +255,6 @@ def run_evaluation(
             seed=seed,
             val_fraction=1.0,
             progress=progress,
-            renderer=renderer or render_chart,
-            render_version=render_version,
             workers=min(2, os.cpu_count() or 1),
         )
     records = load_records(heldout)
@@ -456,9 +454,7 @@ def interpretation(results: dict[str, Any]) -> list[str]:
             f"The round-trip features beat the picture on this data{counts}. They read each fill's position inside "
             "its own bar's range from the klines; the chart (contract 5) does not draw the bars, and at 288 "
             "bars across 244 px it could not show one bar's range anyway, so the network has to infer "
-            "'bought at the low, sold at the high' from how the dots sit relative to each other. How far "
-            "the dots alone can go: `python -m training.experiments.picture_features` gives gradient "
-            "boosting only each dot's bar and height on the window's scale (docs/training.md)."
+            "'bought at the low, sold at the high' from how the dots sit relative to each other."
         )
     else:
         comparison = (

@@ -135,3 +135,21 @@ def test_wilson_interval_matches_known_values():
     assert wide[0] < narrow[0] < 0.994 < narrow[1] < wide[1]
     assert all(math.isnan(bound) for bound in wilson_interval(float("nan"), 5))  # nan in, nan out
     assert all(math.isnan(bound) for bound in wilson_interval(0.5, 0))  # nothing measured
+
+
+def test_evaluation_refuses_a_model_or_a_held_out_set_of_another_render_version(tmp_path):
+    import json
+
+    from training.evaluate import run_evaluation
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v0"}))
+    with pytest.raises(ValueError, match="trained on chart-v0 charts"):
+        run_evaluation(model, tmp_path / "report", work_dir=tmp_path, images_per_class=2)
+    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v1"}))
+    held = tmp_path / "heldout-7000001-2"
+    held.mkdir()
+    (held / "manifest.json").write_text(json.dumps({"render_version": "chart-v0"}))
+    with pytest.raises(ValueError, match="another render version"):
+        run_evaluation(model, tmp_path / "report", work_dir=tmp_path, images_per_class=2)
