@@ -53,7 +53,8 @@ def test_per_variant_reports_recall_for_thieves_and_fpr_for_normals():
 
 
 def _results(hacker_weight: float) -> dict:
-    from training.evaluate import TARGETS, THRESHOLD
+    from scoring.contracts import DEFAULT_RISK_THRESHOLD
+    from training.evaluate import TARGETS
 
     y = np.array([True] * 4 + [False] * 4)
     p = np.array([0.99, 0.95, 0.8, 0.3, 0.4, 0.2, 0.1, 0.05])  # at 0.90: 2 of 4 caught, no false alarm
@@ -71,7 +72,7 @@ def _results(hacker_weight: float) -> dict:
         },
         "training": {"total_seconds": 60.0},
         "heldout": {"seed": 2, "images": 8, "accounts": 8},
-        "threshold": THRESHOLD,
+        "threshold": DEFAULT_RISK_THRESHOLD,
         "targets": TARGETS,
         "latency_batch1": {"p50_ms": 1.0, "p99_ms": 2.0},
         "image_model": {
