@@ -1,4 +1,5 @@
 """Held-out evaluation of a model artifact: `make evaluate`.
+(Over 400 lines: the held-out run, its metrics and the report that explains them are one job.)
 
 The held-out set comes from the simulator with a seed the model never saw (a different market
 and different accounts), and is scored through the artifact's own `code/inference.py`, the code
