@@ -1,5 +1,7 @@
-"""boto3 clients of the function, built once per process, and the translation of their errors.
+"""boto3 clients with their retry configuration, and the translation of their errors.
 
+The function builds one per service and process (`client`); the command-line tool builds its own
+with the same configuration (`new_client`) and words failures the same way (`describe_error`).
 Retries are botocore's `standard` mode (throttling, 5xx and timeouts, with backoff and jitter);
 what still fails after them becomes RetryLater, so the record fails and SQS redelivers it.
 """
