@@ -6,7 +6,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra import settings
+from infra import constants
 from infra.nag import acknowledge
 
 
@@ -38,7 +38,7 @@ class EvidenceBucket(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-evidence",
-                    prefix=settings.EVIDENCE_PREFIX,
+                    prefix=constants.EVIDENCE_PREFIX,
                     expiration=Duration.days(retention_days),
                 ),
                 s3.LifecycleRule(

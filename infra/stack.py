@@ -1,4 +1,4 @@
-"""The chartguard stack: wires the components and their permissions (shared/DESIGN.md, Architecture)."""
+"""The chartguard stack: wires the components and their permissions (docs/design.md, Architecture)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from infra import settings
-from infra.config import DeployConfig
+from infra import constants
+from infra.cdk_context import DeployConfig
 from infra.evidence import EvidenceBucket
 from infra.model_endpoint import ModelEndpoint
 from infra.monitoring import Monitoring
@@ -24,7 +24,7 @@ class ChartguardStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        timeout = Duration.seconds(settings.FUNCTION_TIMEOUT_SECONDS)
+        timeout = Duration.seconds(constants.FUNCTION_TIMEOUT_SECONDS)
 
         self.queue = WithdrawalQueue(self, "Withdrawals", function_timeout=timeout)
         self.tables = DataTables(self, "Tables")
@@ -53,8 +53,8 @@ class ChartguardStack(Stack):
                 "RISK_THRESHOLD": _decimal_text(config.risk_threshold),
                 "WINDOW_HOURS": str(config.window_hours),
                 "KLINES_CACHE_SECONDS": str(config.klines_cache_seconds),
-                "POWERTOOLS_SERVICE_NAME": settings.SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+                "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
                 "MPLCONFIGDIR": "/tmp",  # matplotlib's cache; the only writable path on Lambda
             },
         )
@@ -68,7 +68,7 @@ class ChartguardStack(Stack):
         iam.Grant.add_to_principal(
             grantee=function,
             actions=["s3:PutObject"],  # grant_put would add s3:Abort* and object-lock/tagging writes
-            resource_arns=[self.evidence.bucket.arn_for_objects(f"{settings.EVIDENCE_PREFIX}*")],
+            resource_arns=[self.evidence.bucket.arn_for_objects(f"{constants.EVIDENCE_PREFIX}*")],
         )
         self.endpoint.grant_invoke(function)
         risk_arn, bucket_arn = self._arn_token(self.tables.risk), self._arn_token(self.evidence.bucket)
@@ -77,7 +77,7 @@ class ChartguardStack(Stack):
             {
                 f"AwsSolutions-IAM5[Resource::{risk_arn}/index/*]": "CDK's table grant also names the "
                 "table's indexes; PutItem through an index does not exist, so it adds nothing.",
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{settings.EVIDENCE_PREFIX}*]": "The function "
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{constants.EVIDENCE_PREFIX}*]": "The function "
                 "writes one object per image under the evidence prefix, and nowhere else.",
             },
         )
@@ -111,7 +111,7 @@ class ChartguardStack(Stack):
             config.analysts_role_arn,
         )
         self.tables.risk.grant_read_data(analysts)
-        self.evidence.bucket.grant_read(analysts, f"{settings.EVIDENCE_PREFIX}*")
+        self.evidence.bucket.grant_read(analysts, f"{constants.EVIDENCE_PREFIX}*")
 
         feed = self._managed_policy(
             "DataFeedPolicy",
@@ -126,7 +126,7 @@ class ChartguardStack(Stack):
             {
                 f"AwsSolutions-IAM5[Resource::{risk_arn}/index/*]": "Analysts list a day's flags through "
                 "the by-day index.",
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{settings.EVIDENCE_PREFIX}*]": "Analysts open "
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{constants.EVIDENCE_PREFIX}*]": "Analysts open "
                 "any evidence image.",
                 "AwsSolutions-IAM5[Action::s3:GetObject*]": "CDK's bucket read grant (object and its "
                 "versions, tags, ACL), held to the evidence prefix.",
@@ -169,7 +169,7 @@ class ChartguardStack(Stack):
 
 
 def _decimal_text(value: float) -> str:
-    """0.9 -> "0.90" as contract 7 writes it; any finer threshold keeps all its digits."""
+    """A threshold with two decimals as contract 7 writes it (0.8 -> "0.80"); a finer one keeps all its digits."""
     return f"{value:.2f}" if round(value, 2) == value else repr(value)
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra import settings
-from infra.config import ConfigError, DeployConfig
+from infra import constants
+from infra.cdk_context import ConfigError, DeployConfig
 
 EXISTING = {"endpoint_name": "chart-classifier"}
 MODEL = {
@@ -22,7 +22,7 @@ def config(**context: Any) -> DeployConfig:
 
 def test_defaults_are_the_design_cards() -> None:
     c = config(**EXISTING)
-    assert c.python == settings.DEFAULT_PYTHON == "3.9"
+    assert c.python == constants.DEFAULT_PYTHON == "3.9"
     assert c.risk_threshold == 0.90 and c.window_hours == 24
     assert (
         c.klines_cache_seconds == 600
@@ -76,6 +76,6 @@ def test_bad_settings_are_named(context: dict[str, str], named: str) -> None:
 
 
 def test_queue_settings_follow_lambdas_guidance() -> None:
-    assert settings.QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * settings.FUNCTION_TIMEOUT_SECONDS
-    assert settings.QUEUE_RETENTION_DAYS >= 4  # Friday evening to Tuesday morning
-    assert settings.QUEUE_RETENTION_DAYS < settings.DEAD_LETTER_RETENTION_DAYS <= 14
+    assert constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * constants.FUNCTION_TIMEOUT_SECONDS
+    assert constants.QUEUE_RETENTION_DAYS >= 4  # Friday evening to Tuesday morning
+    assert constants.QUEUE_RETENTION_DAYS < constants.DEAD_LETTER_RETENTION_DAYS <= 14

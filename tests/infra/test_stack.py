@@ -1,4 +1,4 @@
-"""The synthesised template does what the design asks (shared/DESIGN.md; issue 3's stack list)."""
+"""The synthesised template does what the design asks (docs/design.md: the architecture and its components)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("aws_cdk")
 
-from infra import settings
+from infra import constants
 from scoring.contracts import ALL_TABLES, RISK_BY_DAY_INDEX, RISK_TABLE
 from tests.infra.conftest import (
     ANALYSTS_ROLE,
@@ -66,15 +66,15 @@ def test_event_source_reports_batch_item_failures(any_synth: Synth) -> None:
     props = mapping["Properties"]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["EventSourceArn"] == getatt(queue_id)
-    assert props["BatchSize"] == settings.BATCH_SIZE
-    assert props["MaximumBatchingWindowInSeconds"] == settings.MAX_BATCHING_WINDOW_SECONDS
+    assert props["BatchSize"] == constants.BATCH_SIZE
+    assert props["MaximumBatchingWindowInSeconds"] == constants.MAX_BATCHING_WINDOW_SECONDS
 
 
 def test_visibility_timeout_is_at_least_six_times_the_function_timeout(any_synth: Synth) -> None:
     queue = any_synth.json["Resources"][any_synth.logical_id(any_synth.stack.queue.queue)]
     _, function = any_synth.one("AWS::Lambda::Function")
     timeout = function["Properties"]["Timeout"]
-    assert timeout == settings.FUNCTION_TIMEOUT_SECONDS
+    assert timeout == constants.FUNCTION_TIMEOUT_SECONDS
     assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
 
 
@@ -84,7 +84,7 @@ def test_failed_messages_go_to_an_alarmed_dead_letter_queue(default_synth: Synth
     dlq_id = default_synth.logical_id(default_synth.stack.queue.dead_letter_queue)
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": getatt(dlq_id),
-        "maxReceiveCount": settings.MAX_RECEIVE_COUNT,
+        "maxReceiveCount": constants.MAX_RECEIVE_COUNT,
     }
     assert queue["MessageRetentionPeriod"] >= 4 * 24 * 3600  # an outage weekend
     dlq = resources[dlq_id]["Properties"]
@@ -130,7 +130,7 @@ def test_runtime_is_python39_by_default_and_312_with_the_switch(
 def test_every_supported_python_has_a_lambda_runtime() -> None:
     from infra.scoring_function import RUNTIMES
 
-    assert {v: RUNTIMES[v].name for v in settings.SUPPORTED_PYTHONS} == {
+    assert {v: RUNTIMES[v].name for v in constants.SUPPORTED_PYTHONS} == {
         "3.9": "python3.9",
         "3.12": "python3.12",
         "3.13": "python3.13",
@@ -163,7 +163,7 @@ def test_function_environment_is_contract_7(default_synth: Synth) -> None:
         "MPLCONFIGDIR": "/tmp",
     }
     assert props["Handler"] == "scoring.handler.lambda_handler"
-    assert props["MemorySize"] == settings.FUNCTION_MEMORY_MB
+    assert props["MemorySize"] == constants.FUNCTION_MEMORY_MB
     assert props["TracingConfig"] == {"Mode": "Active"}
 
 
@@ -206,7 +206,7 @@ def test_function_may_do_its_job_and_nothing_else(default_synth: Synth) -> None:
     )
     assert getatt(risk) in allowed(statements, "dynamodb:PutItem")
     assert allowed(statements, "s3:PutObject") == [
-        {"Fn::Join": ["", [getatt(bucket), f"/{settings.EVIDENCE_PREFIX}*"]]}
+        {"Fn::Join": ["", [getatt(bucket), f"/{constants.EVIDENCE_PREFIX}*"]]}
     ]
     actions = {a for s in statements for a in as_list(s["Action"])}
     assert actions == {
@@ -299,8 +299,8 @@ def test_evidence_bucket_is_private_tls_only_encrypted_and_expires(default_synth
         "ServerSideEncryptionByDefault"
     ] == {"SSEAlgorithm": "AES256"}
     rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
-    assert rules["expire-evidence"]["Prefix"] == settings.EVIDENCE_PREFIX
-    assert rules["expire-evidence"]["ExpirationInDays"] == settings.EVIDENCE_RETENTION_DAYS
+    assert rules["expire-evidence"]["Prefix"] == constants.EVIDENCE_PREFIX
+    assert rules["expire-evidence"]["ExpirationInDays"] == constants.EVIDENCE_RETENTION_DAYS
     assert "LoggingConfiguration" in props
     (policy,) = [
         p
@@ -325,7 +325,7 @@ def test_endpoint_is_deployed_from_the_trained_artifact(model_synth: Synth) -> N
     _, config = model_synth.one("AWS::SageMaker::EndpointConfig")
     (variant,) = config["Properties"]["ProductionVariants"]
     assert variant["InstanceType"] == "ml.c5.large"
-    assert variant["VariantName"] == settings.DEFAULT_ENDPOINT_VARIANT
+    assert variant["VariantName"] == constants.DEFAULT_ENDPOINT_VARIANT
     _, target = model_synth.one("AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (1, 3)
     # The execution role reads that one artifact and pulls from that one repository.
