@@ -30,7 +30,7 @@ import numpy as np
 from scoring.chart import HEIGHT_PX, RENDER_VERSION, WIDTH_PX, render_chart
 from scoring.contracts import CLASS_ORDER
 from scoring.market import Kline, Trade
-from training.features import FEATURE_NAMES, chart_features
+from scoring.round_trip import FEATURE_NAMES, round_trip_features
 from training.market_data import synthetic_klines
 from training.simulate import HACKER, SimulatedAccount, account_charts, simulate_accounts, window_bars
 
@@ -182,7 +182,7 @@ _WORKER_CHARTS: Sequence[Chart] = ()  # set in each worker process
 
 
 def _render(charts: Sequence[Chart]) -> list[tuple[bytes, list[float]]]:
-    return [(render_chart(c.bars, c.trades), chart_features(c.bars, c.trades)) for c in charts]
+    return [(render_chart(c.bars, c.trades), round_trip_features(c.bars, c.trades)) for c in charts]
 
 
 def _start_worker(charts: Sequence[Chart]) -> None:

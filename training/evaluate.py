@@ -7,7 +7,7 @@ the endpoint runs. Reported at two levels:
 - chart (image): one chart per (account, symbol), what the endpoint classifies;
 - account: the max over the account's charts, what the scoring function decides on.
 Beside the image model, on the same charts and accounts: a gradient-boosting baseline on the
-round-trip features of `training.features` (trained on the model's own training split) and a
+round-trip features of `scoring.round_trip` (trained on the model's own training split) and a
 dot-count-only baseline (the sample's leak, which should be useless here).
 """
 

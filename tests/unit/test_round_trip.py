@@ -1,11 +1,11 @@
-"""Round-trip features of the tabular baseline: a bar's buy at its low and sell at its high."""
+"""Round-trip features: a bar's buy at its low and sell at its high."""
 
 from __future__ import annotations
 
 import pytest
 
 from scoring.market import Kline, Trade, epoch_to_utc
-from training.features import FEATURE_NAMES, chart_features
+from scoring.round_trip import FEATURE_NAMES, round_trip_features
 
 T0 = 1_795_000_200  # a multiple of 300
 
@@ -22,7 +22,7 @@ def _trade(k: int, side: str, price: float, bar: int) -> Trade:
 
 def test_a_buy_at_the_low_and_a_sell_at_the_high_of_the_widest_bar():
     features = dict(
-        zip(FEATURE_NAMES, chart_features(_bars(), [_trade(0, "BUY", 90, 7), _trade(1, "SELL", 110, 7)]))
+        zip(FEATURE_NAMES, round_trip_features(_bars(), [_trade(0, "BUY", 90, 7), _trade(1, "SELL", 110, 7)]))
     )
     assert features["n_trades"] == 2 and features["round_trip_bars"] == 1
     assert features["mean_buy_position"] == pytest.approx(0.0)
@@ -32,6 +32,6 @@ def test_a_buy_at_the_low_and_a_sell_at_the_high_of_the_widest_bar():
 
 
 def test_a_single_market_fill_has_no_round_trip():
-    features = dict(zip(FEATURE_NAMES, chart_features(_bars(), [_trade(0, "SELL", 100.5, 3)])))
+    features = dict(zip(FEATURE_NAMES, round_trip_features(_bars(), [_trade(0, "SELL", 100.5, 3)])))
     assert features["round_trip_bars"] == 0 and features["mean_round_trip_spread"] == 0.0
     assert features["buy_fraction"] == 0.0

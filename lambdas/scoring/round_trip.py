@@ -1,7 +1,8 @@
-"""Round-trip features of one chart's trades: the tabular baseline the image model must beat.
+"""Round-trip features of one symbol's trades: where each fill sits inside its own bar's range.
 
 Computed from the same inputs as a chart (one symbol's window bars and the account's trades in
-it), so the baseline and the image model see the same information, one as numbers, one as dots.
+it). The function computes them for every account it scores; training uses them as the tabular
+baseline the image model must beat, so both read the same numbers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ FEATURE_NAMES = (
 )
 
 
-def chart_features(bars: Sequence[Kline], trades: Sequence[Trade]) -> list[float]:
+def round_trip_features(bars: Sequence[Kline], trades: Sequence[Trade]) -> list[float]:
     """`FEATURE_NAMES` for one symbol's chart. Position = (price - low) / (high - low) in the bar.
 
     A round-trip bar holds both a buy and a sell of the account; its spread is the mean sell
