@@ -136,7 +136,21 @@ def _seasonal(series: Series) -> Detection:
     return seasonal.detect_seasonal(series)
 
 
+def _lstm(series: Series) -> Detection:
+    from anomalies import forecaster
+
+    return forecaster.detect_lstm(series)
+
+
+def _novelty(series: Series) -> Detection:
+    from anomalies import novelty
+
+    return novelty.detect_novelty(series)
+
+
 _IMPLEMENTATIONS: dict[str, Callable[[Series], Detection]] = {
+    "novelty": _novelty,
+    "lstm": _lstm,
     "seasonal": _seasonal,
 }
 
