@@ -13,9 +13,10 @@ import argparse
 import csv
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
+
+import numpy as np
 
 from anomalies import timeseries
 
@@ -40,7 +41,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", required=True, type=Path, help="CSV to write: timestamp,value,anomaly_score,is_anomaly"
     )
-    parser.add_argument("--timestamp-column", default="timestamp", help="column of ISO-8601 times (default: timestamp)")
+    parser.add_argument(
+        "--timestamp-column", default="timestamp", help="column of ISO-8601 times (default: timestamp)"
+    )
     parser.add_argument("--value-column", default="value", help="column of numbers (default: value)")
     parser.add_argument(
         "--detector",
@@ -48,12 +51,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         choices=timeseries.DETECTORS,
         help=f"which detector (default: {timeseries.DEFAULT_DETECTOR}; see docs/timeseries.md)",
     )
-    parser.add_argument("--learning-points", type=int, help="points at the start that only teach the detector")
+    parser.add_argument(
+        "--learning-points", type=int, help="points at the start that only teach the detector"
+    )
     parser.set_defaults(run=run)
     return parser
 
 
-def read_series(path: Path, timestamp_column: str, value_column: str) -> tuple[list[str], list[str], list[float]]:
+def read_series(
+    path: Path, timestamp_column: str, value_column: str
+) -> tuple[list[str], list[str], list[float]]:
     """The timestamp and value cells as written, and the values as numbers."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
@@ -83,18 +90,16 @@ def read_series(path: Path, timestamp_column: str, value_column: str) -> tuple[l
 def write_scores(path: Path, stamps: list[str], cells: list[str], detection: timeseries.Detection) -> None:
     """Write beside the target, then rename: a failed run never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", newline="", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    )
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        with handle:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(OUTPUT_COLUMNS)
             for stamp, cell, score, flag in zip(stamps, cells, detection.score, detection.is_anomaly):
                 writer.writerow((stamp, cell, f"{score:.6f}", int(flag)))
-        os.replace(handle.name, path)
+        os.replace(partial, path)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
 
 
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stamps, cells, numbers = read_series(args.input, args.timestamp_column, args.value_column)
         detection = timeseries.detect(
-            stamps, numbers, detector=args.detector, learning_points=args.learning_points
+            np.array(stamps), np.array(numbers), detector=args.detector, learning_points=args.learning_points
         )
         write_scores(args.out, stamps, cells, detection)
     except timeseries.SeriesError as error:

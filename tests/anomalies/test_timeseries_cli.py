@@ -31,7 +31,9 @@ def spike_csv(tmp_path):
 def test_scores_are_written_one_row_per_input_row_in_order(spike_csv, tmp_path, capsys):
     path, series = spike_csv
     out = tmp_path / "out" / "scores.csv"
-    code = timeseries_cli.main(["--input", str(path), "--out", str(out), "--detector", "seasonal", "--learning-points", "2016"])
+    code = timeseries_cli.main(
+        ["--input", str(path), "--out", str(out), "--detector", "seasonal", "--learning-points", "2016"]
+    )
     assert code == 0
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
