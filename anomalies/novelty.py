@@ -1,10 +1,11 @@
-"""The new-extremes detector: how far a point lies beyond the range of every point before it.
+"""The new-extremes detector: how far a point, or its recent level, lies beyond all of the past.
 
 Many incidents in operational metrics first show as a value the series has never reached: a CPU
 higher than ever, traffic lower than ever. The excess beyond the past range, measured in units
-of that range, is the score's basis; a value inside the range scores 0. It needs no training and
-no seasonality, and it cannot see an anomaly that stays inside the range (a missing peak, a dip
-to an ordinary night level): the seasonal baseline and the LSTM see those.
+of that range, is the score's basis; a value inside the range scores 0. The same is asked of the
+mean of the last `LEVEL_POINTS` points, which catches a shift that no single point makes extreme.
+It needs no training and no seasonality, and it cannot see an anomaly that stays inside the range
+(a missing peak, a dip to an ordinary night level): the seasonal baseline and the LSTM see those.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 from anomalies.timeseries import Detection, Series
 
 # score = tanh(SHARPNESS * excess); a point is anomalous from DECISION_SCORE on, i.e. an excess of
-# about half a percent of the past range.
+# about 5% of the past range.
 SHARPNESS = 5.0
-DECISION_SCORE = 0.025
+DECISION_SCORE = 0.23
+LEVEL_POINTS = 24
 
 
 def past_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,11 +30,25 @@ def past_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def excess_beyond_past(values: np.ndarray) -> np.ndarray:
+    """How far each value lies outside the range of the values before it, in units of that range."""
+    low, high = past_range(values)
+    span = np.maximum(high - low, 1e-9 * (1.0 + np.abs(high)))
+    return np.nan_to_num(np.maximum(np.maximum(values - high, low - values), 0.0) / span, nan=0.0)
+
+
+def trailing_mean(values: np.ndarray, points: int) -> np.ndarray:
+    """The mean of each point and the points - 1 before it (fewer at the start)."""
+    sums = np.concatenate(([0.0], np.cumsum(values)))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(0, ends - points)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
 def detect_novelty(series: Series) -> Detection:
     values = series.values
     low, high = past_range(values)
-    span = np.maximum(high - low, 1e-9 * (1.0 + np.abs(high)))
-    excess = np.nan_to_num(np.maximum(np.maximum(values - high, low - values), 0.0) / span, nan=0.0)
+    excess = np.maximum(excess_beyond_past(values), excess_beyond_past(trailing_mean(values, LEVEL_POINTS)))
     score = np.tanh(SHARPNESS * excess)
     return Detection(
         score=score,

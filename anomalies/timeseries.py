@@ -155,7 +155,8 @@ _IMPLEMENTATIONS: dict[str, Callable[[Series], Detection]] = {
 }
 
 DETECTORS: tuple[str, ...] = tuple(_IMPLEMENTATIONS)
-DEFAULT_DETECTOR: str = "seasonal"
+# The detector with the best NAB score (docs/timeseries.md).
+DEFAULT_DETECTOR: str = "novelty"
 
 
 def detect(

@@ -34,7 +34,7 @@ def test_every_detector_states_what_it_finds():
     assert timeseries.DEFAULT_DETECTOR in timeseries.DETECTORS
 
 
-@pytest.mark.parametrize("detector", [d for d in DETECTORS if d != "novelty"])
+@pytest.mark.parametrize("detector", DETECTORS)
 def test_a_clean_seasonal_series_raises_no_alarm(detector):
     series = planted.clean_series(days=DAYS, seed=3)
     detection = detect(series.timestamps, series.values, detector=detector, learning_points=LEARNING)
