@@ -102,3 +102,25 @@ def detect_seasonal(series: Series) -> Detection:
         lower=expected - Z_DECISION * scale,
         upper=expected + Z_DECISION * scale,
     )
+
+
+def rhythm_strength(series: Series) -> tuple[float, int]:
+    """How much of the learning period's spread the seasonal expectation explains, and from how many points.
+
+    1 - MAD(value - seasonal median) / MAD(value), over the learning points that have a seasonal
+    sample (not the recent-points stand-in): near 1 for a strong daily or weekly rhythm, 0 or less
+    for none.
+    """
+    order, lows, highs = seasonal_windows(series)
+    values = series.values
+    residuals = []
+    for index in range(1, series.learning):
+        neighbours = neighbour_indices(index, order, lows, highs)
+        if len(neighbours) >= MIN_SAMPLE:
+            residuals.append(values[index] - float(np.median(values[neighbours])))
+    learning = values[: series.learning]
+    spread = float(np.median(np.abs(learning - np.median(learning))))
+    if not residuals or spread <= 0:
+        return 0.0, len(residuals)
+    residual = np.asarray(residuals)
+    return 1.0 - float(np.median(np.abs(residual - np.median(residual)))) / spread, len(residuals)

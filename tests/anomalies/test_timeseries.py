@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from anomalies import planted, timeseries
+from anomalies import ensemble, planted, timeseries
 from anomalies.timeseries import SeriesError, detect
 
 LEARNING = 7 * 288  # a week of 5-minute points
@@ -15,6 +15,7 @@ DAYS = 10
 # What each detector is built to see: new extremes only see what leaves the past range; a one-step
 # forecast follows a slowly missing peak.
 FINDS = {
+    "ensemble": planted.KINDS,
     "seasonal": planted.KINDS,
     "lstm": ("spike", "dip", "level_shift"),
     "novelty": ("level_shift",),
@@ -60,6 +61,19 @@ def test_each_planted_anomaly_is_found(detector, kind):
     # a level shift lasts to the end; the other kinds leave the rest of the series alone
     if kind != "level_shift":
         assert outside.sum() <= 2
+
+
+def test_the_ensemble_trusts_the_seasonal_baseline_only_on_a_rhythm():
+    rhythmic = planted.clean_series(days=DAYS, seed=2)
+    rng = np.random.default_rng(2)
+    walk = 100 + np.cumsum(rng.normal(0, 1, len(rhythmic.values)))
+    assert ensemble.has_rhythm(
+        timeseries.prepare(rhythmic.timestamps, rhythmic.values, learning_points=LEARNING)
+    )
+    assert not ensemble.has_rhythm(timeseries.prepare(rhythmic.timestamps, walk, learning_points=LEARNING))
+    # too short a learning period to see a rhythm: new extremes alone
+    short = timeseries.prepare(rhythmic.timestamps, rhythmic.values, learning_points=288)
+    assert not ensemble.has_rhythm(short)
 
 
 def test_novelty_flags_a_value_beyond_the_past_range_only():
