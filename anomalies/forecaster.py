@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from anomalies.timeseries import Detection, Series
+from anomalies.timeseries import Detection, Series, hold_alarms
 
 CONTEXT = 32  # points of history the model sees for one prediction
 HIDDEN = 24
@@ -141,15 +141,7 @@ def detect_lstm(series: Series) -> Detection:
     """Alarm where the forecast error reaches Z_DECISION spreads; then stay quiet for HOLD_STEPS steps."""
     predicted = forecast(series)
     z, scale = standardised_errors(series.values, predicted)
-    score = z / (z + Z_DECISION)
-    is_anomaly = np.zeros(len(series), dtype=bool)
-    quiet_until = -np.inf
-    for index in range(series.learning, len(series)):
-        if series.seconds[index] < quiet_until:
-            score[index] = 0.0
-        elif z[index] >= Z_DECISION:
-            is_anomaly[index] = True
-            quiet_until = series.seconds[index] + HOLD_STEPS * series.step
+    score, is_anomaly = hold_alarms(series, z / (z + Z_DECISION), z >= Z_DECISION, HOLD_STEPS)
     return Detection(
         score=score,
         is_anomaly=is_anomaly,

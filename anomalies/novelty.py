@@ -4,7 +4,7 @@ Many incidents in operational metrics first show as a value the series has never
 higher than ever, traffic lower than ever. The excess beyond the past range, measured in units
 of that range, is the score's basis; a value inside the range scores 0. The same is asked of the
 mean of the last `LEVEL_POINTS` points, which catches a shift that no single point makes extreme.
-It needs no training and no seasonality, and it cannot see an anomaly that stays inside the range
+After an alarm it stays quiet for an hour's worth of steps. It needs no training and no seasonality, and it cannot see an anomaly that stays inside the range
 (a missing peak, a dip to an ordinary night level): the seasonal baseline and the LSTM see those.
 """
 
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from anomalies.timeseries import Detection, Series
+from anomalies.timeseries import Detection, Series, hold_alarms
 
 # score = tanh(SHARPNESS * excess); a point is anomalous from DECISION_SCORE on, i.e. an excess of
 # about 5% of the past range.
 SHARPNESS = 5.0
 DECISION_SCORE = 0.23
 LEVEL_POINTS = 24
+# After an alarm, an hour of 5-minute steps without another: one incident, one alarm.
+HOLD_STEPS = 12
 
 
 def past_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,10 +51,11 @@ def detect_novelty(series: Series) -> Detection:
     values = series.values
     low, high = past_range(values)
     excess = np.maximum(excess_beyond_past(values), excess_beyond_past(trailing_mean(values, LEVEL_POINTS)))
-    score = np.tanh(SHARPNESS * excess)
+    raw = np.tanh(SHARPNESS * excess)
+    score, is_anomaly = hold_alarms(series, raw, raw >= DECISION_SCORE, HOLD_STEPS)
     return Detection(
         score=score,
-        is_anomaly=score >= DECISION_SCORE,
+        is_anomaly=is_anomaly,
         expected=np.clip(values, low, high),
         lower=low,
         upper=high,

@@ -130,6 +130,22 @@ def prepare(
     return Series(seconds=seconds, values=numbers, step=step, learning=learning)
 
 
+def hold_alarms(
+    series: Series, score: np.ndarray, alarm: np.ndarray, hold_steps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One alarm per incident: after a decided alarm, `hold_steps` steps of quiet (score 0, no alarm)."""
+    held = score.copy()
+    decided = np.zeros(len(score), dtype=bool)
+    quiet_until = -np.inf
+    for index in range(series.learning, len(score)):
+        if series.seconds[index] < quiet_until:
+            held[index] = 0.0
+        elif alarm[index]:
+            decided[index] = True
+            quiet_until = series.seconds[index] + hold_steps * series.step
+    return held, decided
+
+
 def _seasonal(series: Series) -> Detection:
     from anomalies import seasonal
 
