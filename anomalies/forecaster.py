@@ -19,8 +19,8 @@ from anomalies.timeseries import Detection, Series, hold_alarms
 CONTEXT = 32  # points of history the model sees for one prediction
 HIDDEN = 24
 RETRAIN_POINTS = 1000
-TRAIN_WINDOWS = 3000  # the most recent training examples used in one training round
-EPOCHS_FIRST, EPOCHS_LATER = 12, 4
+TRAIN_WINDOWS = 2000  # the most recent training examples used in one training round
+EPOCHS_FIRST, EPOCHS_LATER = 12, 2
 BATCH = 128
 LEARNING_RATE = 0.01
 SEED = 0
