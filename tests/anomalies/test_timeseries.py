@@ -85,6 +85,15 @@ def test_novelty_flags_a_value_beyond_the_past_range_only():
     assert detection.upper[300] == 3.0 and detection.expected[300] == 3.0
 
 
+def test_after_an_alarm_the_novelty_detector_holds_its_peace_for_twelve_steps():
+    times = np.arange(400) * 60.0
+    values = np.tile([1.0, 2.0, 3.0, 2.0], 100)
+    values[200], values[205], values[230] = 3.5, 4.0, 4.5  # three new highs, the second inside the hold
+    detection = detect(times, values, detector="novelty", learning_points=100)
+    assert np.flatnonzero(detection.is_anomaly).tolist() == [200, 230]
+    assert detection.score[205] == 0.0
+
+
 @pytest.mark.parametrize("detector", DETECTORS)
 def test_appending_future_points_never_changes_an_earlier_decision(detector):
     series = planted.planted_series("spike", days=DAYS, seed=8)
