@@ -4,7 +4,10 @@ Many incidents in operational metrics first show as a value the series has never
 higher than ever, traffic lower than ever. The excess beyond the past range, measured in units
 of that range, is the score's basis; a value inside the range scores 0. The same is asked of the
 mean of the last `LEVEL_POINTS` points, which catches a shift that no single point makes extreme.
-After an alarm it stays quiet for an hour's worth of steps. It needs no training and no seasonality, and it cannot see an anomaly that stays inside the range
+A third question catches a value at a level never visited, even inside the range: the learning
+period's range is cut into `LEVELS` equal bands, and a point in a band no earlier point was in is
+anomalous. After an alarm each question stays quiet for a while (an hour's worth of steps for
+extremes, `LEVEL_HOLD_STEPS` for new levels). It needs no training and no seasonality, and it cannot see an anomaly that stays inside the range
 (a missing peak, a dip to an ordinary night level): the seasonal baseline and the LSTM see those.
 """
 
@@ -21,6 +24,10 @@ DECISION_SCORE = 0.23
 LEVEL_POINTS = 24
 # After an alarm, an hour of 5-minute steps without another: one incident, one alarm.
 HOLD_STEPS = 12
+# The learning range in this many bands; a first visit to a band is an alarm with this score.
+LEVELS = 6
+LEVEL_SCORE = 0.3
+LEVEL_HOLD_STEPS = 100
 
 
 def past_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,12 +54,29 @@ def trailing_mean(values: np.ndarray, points: int) -> np.ndarray:
     return (sums[ends] - sums[starts]) / (ends - starts)
 
 
+def first_visits(values: np.ndarray, learning: int) -> np.ndarray:
+    """True where a value falls in a band (of the learning range cut in LEVELS) no earlier value fell in."""
+    low, high = float(values[:learning].min()), float(values[:learning].max())
+    # beyond the learning range is the extremes question's
+    bands = np.clip(np.floor((values - low) / max(high - low, 1e-12) * LEVELS), 0, LEVELS - 1).astype(
+        np.int64
+    )
+    _, first = np.unique(bands, return_index=True)
+    visits = np.zeros(len(values), dtype=bool)
+    visits[first] = True
+    return visits
+
+
 def detect_novelty(series: Series) -> Detection:
     values = series.values
     low, high = past_range(values)
     excess = np.maximum(excess_beyond_past(values), excess_beyond_past(trailing_mean(values, LEVEL_POINTS)))
     raw = np.tanh(SHARPNESS * excess)
-    score, is_anomaly = hold_alarms(series, raw, raw >= DECISION_SCORE, HOLD_STEPS)
+    extreme_score, extreme = hold_alarms(series, raw, raw >= DECISION_SCORE, HOLD_STEPS)
+    visits = first_visits(values, series.learning)
+    level_score, new_level = hold_alarms(series, LEVEL_SCORE * visits, visits, LEVEL_HOLD_STEPS)
+    score = np.maximum(extreme_score, level_score)
+    is_anomaly = extreme | new_level
     return Detection(
         score=score,
         is_anomaly=is_anomaly,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from anomalies import ensemble, planted, timeseries
+from anomalies import ensemble, novelty, planted, timeseries
 from anomalies.timeseries import SeriesError, detect
 
 LEARNING = 7 * 288  # a week of 5-minute points
@@ -79,10 +79,19 @@ def test_the_ensemble_trusts_the_seasonal_baseline_only_on_a_rhythm():
 def test_novelty_flags_a_value_beyond_the_past_range_only():
     times = np.arange(400) * 60.0
     values = np.tile([1.0, 2.0, 3.0, 2.0], 100)
-    values[300], values[350] = 3.5, 2.5  # a new high; an ordinary value
+    values[300], values[350] = 3.5, 1.0  # a new high; an ordinary value out of its turn
     detection = detect(times, values, detector="novelty", learning_points=100)
     assert np.flatnonzero(detection.is_anomaly).tolist() == [300]
     assert detection.upper[300] == 3.0 and detection.expected[300] == 3.0
+
+
+def test_novelty_flags_a_first_visit_to_a_level_inside_the_range():
+    times = np.arange(400) * 60.0
+    values = np.tile([1.0, 2.0, 3.0, 2.0], 100)  # levels 1, 2 and 3 only
+    values[300], values[330] = 1.5, 1.6  # a level never visited; the same level again, inside the hold
+    detection = detect(times, values, detector="novelty", learning_points=100)
+    assert np.flatnonzero(detection.is_anomaly).tolist() == [300]
+    assert detection.score[300] == novelty.LEVEL_SCORE
 
 
 def test_after_an_alarm_the_novelty_detector_holds_its_peace_for_twelve_steps():
