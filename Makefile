@@ -71,6 +71,7 @@ bench: venv venv39  ## benchmarks: print figures (see README "Performance")
 	$(VENV)/bin/python -m bench.handler
 	$(VENV39)/bin/python -m bench.coldstart
 	$(VENV)/bin/python -m bench.training
+	$(VENV)/bin/python -m bench.timeseries
 
 layers/build/python%/layers.json: requirements.txt layers/build.py
 	$(LAYER_PY_$*) layers/build.py
@@ -106,6 +107,11 @@ train: venv  ## retrain artifacts/model even when present (QUICK=1: the fast sma
 
 evaluate: model  ## held-out evaluation of the model: docs/evaluation/ (report, ROC plot, metrics.json)
 	$(VENV)/bin/python -m training evaluate --model $(MODEL_DIR) --out docs/evaluation
+
+# --- time-series detectors (anomalies/timeseries.py, docs/timeseries.md) ---
+.PHONY: evaluate-timeseries
+evaluate-timeseries: venv  ## score the time-series detectors on NAB's 24 files and planted anomalies: docs/timeseries/
+	$(VENV)/bin/python -m anomalies.evaluate_timeseries --data data/nab --out docs/timeseries
 
 # --- the whole system on this machine (local/stack.py, chartguard/demo.py) ---
 local: venv  ## the local stack: moto + endpoint stand-in + event source; writes .local/stack.env (Ctrl-C stops)
