@@ -19,9 +19,10 @@ from anomalies.patterns import JudgedPattern
 
 SEVERITIES = ("high", "medium", "low")
 KINDS = ("aggregate", "pattern", "timeseries")
-# A stretch of the series is high severity when it is this many times what was expected.
-TIMESERIES_HIGH_RATIO = 3.0
-TIMESERIES_MEDIUM_RATIO = 1.5
+# A stretch of a series is high severity when its total lies beyond the detector's band by at
+# least this many counts and by twice the band's own width; medium past a quarter of that.
+TIMESERIES_HIGH_EXCESS = 10.0
+TIMESERIES_MEDIUM_EXCESS = 3.0
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,17 @@ def timeseries_findings(
     timestamps: np.ndarray,
     values: np.ndarray,
     expected: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
     score: np.ndarray,
     is_anomaly: np.ndarray,
     step_seconds: int,
 ) -> list[Finding]:
-    """One finding per run of consecutive anomalous steps: totals seen and expected over the run."""
+    """One finding per run of consecutive anomalous steps: totals seen and expected over the run.
+
+    Severity weighs how far the run's total lies outside the detector's band (summed over the
+    run), so a sparse series going from 0 to 3 withdrawals is not ranked with 300 sign-ups.
+    """
     out = []
     flags = np.asarray(is_anomaly, dtype=bool)
     i = 0
@@ -147,11 +154,16 @@ def timeseries_findings(
         j = i
         while j + 1 < len(flags) and flags[j + 1]:
             j += 1
-        seen, base = float(values[i : j + 1].sum()), float(np.nan_to_num(expected[i : j + 1]).sum())
-        ratio = seen / max(base, 1.0)
-        if ratio >= TIMESERIES_HIGH_RATIO:
+        run = slice(i, j + 1)
+        seen, base = float(values[run].sum()), float(np.nan_to_num(expected[run]).sum())
+        top = float(np.nan_to_num(upper[run], nan=0.0).sum()) if not np.isnan(upper[run]).all() else base
+        bottom = float(np.nan_to_num(lower[run], nan=0.0).sum()) if not np.isnan(lower[run]).all() else base
+        above = seen >= base
+        beyond = seen - max(top, base) if above else min(bottom, base) - seen
+        width = max(top - base, 0.0) if above else max(base - bottom, 0.0)
+        if above and beyond >= max(TIMESERIES_HIGH_EXCESS, 2 * width):
             severity = "high"
-        elif ratio >= TIMESERIES_MEDIUM_RATIO or ratio <= 1 / TIMESERIES_MEDIUM_RATIO:
+        elif beyond >= max(TIMESERIES_MEDIUM_EXCESS, width / 2):
             severity = "medium"
         else:
             severity = "low"
@@ -160,7 +172,7 @@ def timeseries_findings(
             seconds=step_seconds
         )
         key = {"metric": metric}
-        direction = "above" if seen >= base else "below"
+        direction = "above" if above else "below"
         detail = (
             f"{metric} {_number(seen)} from {start:%H:%M} to {end:%H:%M} UTC, {direction} the "
             f"{_number(round(base))} expected."

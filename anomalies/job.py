@@ -231,6 +231,8 @@ def _detect(
                     stamps,
                     day_values,
                     part["expected"],
+                    part["lower"],
+                    part["upper"],
                     part["score"],
                     anomalous,
                     filled.step_seconds,

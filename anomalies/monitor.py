@@ -19,9 +19,9 @@ from pyspark.sql import functions as F
 
 from anomalies.config import MONITOR_METRICS, MonitorConfig, Rule
 
-# The robust deviation's floor: counts whose typical spread is zero (one user per device) are
-# compared on a scale of one.
-MIN_SCALE = 1.0
+# The robust deviation's floor, in log units: where the typical spread is zero (one user per
+# device) a value must still be e^(outlier_z * 0.25) times the median to be an outlier.
+MIN_SCALE = 0.25
 MAD_TO_SIGMA = 1.4826
 
 
@@ -104,20 +104,23 @@ def flag_rows(cube: DataFrame, day: str, config: MonitorConfig) -> DataFrame:
         .groupBy("combination", *dims)
         .agg(*(F.max(m).alias(f"hist_{m}") for m in MONITOR_METRICS))
     )
-    medians = today.groupBy("combination").agg(
-        *(F.percentile_approx(m, 0.5, 10_000).alias(f"med_{m}") for m in MONITOR_METRICS)
+    # Counts are heavy-tailed (a few busy users, NAT IPs), so the test runs on log(1 + value):
+    # "far above" means many times the typical value, not many units above it.
+    logged = today.select("*", *(F.log1p(F.col(m)).alias(f"log_{m}") for m in MONITOR_METRICS))
+    medians = logged.groupBy("combination").agg(
+        *(F.percentile_approx(f"log_{m}", 0.5, 10_000).alias(f"med_{m}") for m in MONITOR_METRICS)
     )
-    with_median = today.join(medians, "combination")
+    with_median = logged.join(medians, "combination")
     mads = with_median.groupBy("combination").agg(
         *(
-            F.percentile_approx(F.abs(F.col(m) - F.col(f"med_{m}")), 0.5, 10_000).alias(f"mad_{m}")
+            F.percentile_approx(F.abs(F.col(f"log_{m}") - F.col(f"med_{m}")), 0.5, 10_000).alias(f"mad_{m}")
             for m in MONITOR_METRICS
         )
     )
     scored = with_median.join(mads, "combination")
     for m in MONITOR_METRICS:
         scale = F.greatest(F.col(f"mad_{m}") * MAD_TO_SIGMA, F.lit(MIN_SCALE))
-        scored = scored.withColumn(f"z_{m}", (F.col(m) - F.col(f"med_{m}")) / scale)
+        scored = scored.withColumn(f"z_{m}", (F.col(f"log_{m}") - F.col(f"med_{m}")) / scale)
     flags = []
     for m in MONITOR_METRICS:
         outlier = (F.col(f"z_{m}") >= config.outlier_z) & (F.col(m) >= config.outlier_min_value)

@@ -18,8 +18,8 @@ from anomalies.config import load_config  # noqa: E402
 from anomalies.job import build_session, run_day  # noqa: E402
 from anomalies.simulate import simulate_logs  # noqa: E402
 
-PLANTED_DAY = date(2026, 11, 24)
-CLEAN_DAY = date(2026, 11, 23)
+PLANTED_DAY = date(2026, 11, 26)
+CLEAN_DAY = date(2026, 11, 25)
 DAYS = 4
 USERS = 1000
 
@@ -33,7 +33,7 @@ def spark():
 
 @pytest.fixture(scope="session")
 def simulated(tmp_path_factory):
-    """Four days of logs: three ordinary days, then the planted day."""
+    """Four weekdays of logs: three ordinary days, then the planted day."""
     logs = tmp_path_factory.mktemp("logs")
     truth = simulate_logs(logs, days=DAYS, users=USERS, seed=11, last_day=PLANTED_DAY)
     return logs, truth
