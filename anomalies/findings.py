@@ -142,7 +142,8 @@ def timeseries_findings(
     """One finding per run of consecutive anomalous steps: totals seen and expected over the run.
 
     Severity weighs how far the run's total lies outside the detector's band (summed over the
-    run), so a sparse series going from 0 to 3 withdrawals is not ranked with 300 sign-ups.
+    run), so a sparse series going from 0 to 3 withdrawals is not ranked with 300 sign-ups; a
+    run that stays within the band's noise stays marked on the series but is no finding.
     """
     out = []
     flags = np.asarray(is_anomaly, dtype=bool)
@@ -166,7 +167,8 @@ def timeseries_findings(
         elif beyond >= max(TIMESERIES_MEDIUM_EXCESS, width / 2):
             severity = "medium"
         else:
-            severity = "low"
+            i = j + 1  # inside the band's noise: marked on the series, not worth a finding
+            continue
         start = timestamps[i].astype("datetime64[s]").item().replace(tzinfo=timezone.utc)
         end = timestamps[j].astype("datetime64[s]").item().replace(tzinfo=timezone.utc) + timedelta(
             seconds=step_seconds

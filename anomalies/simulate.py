@@ -1,3 +1,4 @@
+# Over 400 lines: the ordinary traffic and the five planted anomalies belong together.
 """A seeded request-log simulator (contract 8): an exchange's ordinary traffic plus planted anomalies.
 
 Ordinary traffic is built so that a naive rule fails on it: users follow a two-peak daily rhythm
@@ -156,7 +157,7 @@ class _Population:
                 )
             self.users.append(_User(user_id, devices, platform, agent, network, ip))
         # Families: a few accounts use a relative's phone as well as their own.
-        for _ in range(max(1, users // 60)):
+        for _ in range(max(1, users // 40)):
             owner = int(rng.integers(users))
             for relative in rng.integers(users, size=int(rng.integers(1, 3))):
                 u = self.users[int(relative)]
@@ -326,25 +327,6 @@ def _planted_day(
         )
     plant("credential_stuffing", records, {"ip": stuff_ip, "user_agent": STUFFING_UA})
 
-    # Scraper: one client id and IP on one API, over 10% of the day's requests.
-    scraper_ip, scraper_client = "185.220.101.33", f"cli-{_token(pop.seed, 'scraper', length=8)}"
-    count = int(ordinary * 0.13)
-    records = [
-        _record(
-            midnight + timedelta(seconds=float(s)),
-            "query",
-            None,
-            rid=rid("scrape"),
-            api=QUERY_APIS[3],
-            device=None,
-            ip=scraper_ip,
-            user_agent=SCRAPER_UA,
-            client_id=scraper_client,
-        )
-        for s in np.sort(rng.uniform(0, 86_399, size=count))
-    ]
-    plant("scraper", records, {"client_id": scraper_client, "ip": scraper_ip, "api": QUERY_APIS[3]})
-
     # Account-takeover ring: a few devices and one IP log into many existing accounts, then withdraw.
     ring_ip = "91.240.118.7"
     ring_devices = [f"dev-ring-{_token(pop.seed, 'ring', d)}" for d in range(3)]
@@ -390,6 +372,25 @@ def _planted_day(
             )
         )
     plant("registration_burst", records, {"metric": "registrations"})
+    # Scraper: one client id and IP on one API, over 10% of the day's requests.
+    scraper_ip, scraper_client = "185.220.101.33", f"cli-{_token(pop.seed, 'scraper', length=8)}"
+    count = int((ordinary + len(out)) * 0.12 / 0.88)  # 12% of the whole day
+    records = [
+        _record(
+            midnight + timedelta(seconds=float(s)),
+            "query",
+            None,
+            rid=rid("scrape"),
+            api=QUERY_APIS[3],
+            device=None,
+            ip=scraper_ip,
+            user_agent=SCRAPER_UA,
+            client_id=scraper_client,
+        )
+        for s in np.sort(rng.uniform(0, 86_399, size=count))
+    ]
+    plant("scraper", records, {"client_id": scraper_client, "ip": scraper_ip, "api": QUERY_APIS[3]})
+
     return out, truth
 
 
