@@ -17,7 +17,7 @@ import gzip
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -394,20 +394,42 @@ def _planted_day(
     return out, truth
 
 
+class _DayWriter:
+    """Streams one day's records into gzip JSON Lines parts (several, so Spark reads them in parallel)."""
+
+    def __init__(self, folder: Path, lines_per_file: int) -> None:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        self.folder, self.lines_per_file, self.count = folder, lines_per_file, 0
+        self._file: Optional[Any] = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.count % self.lines_per_file == 0:
+            self.close()
+            name = f"part-{self.count // self.lines_per_file:05d}.jsonl.gz"
+            self._file = gzip.open(self.folder / name, "wt", compresslevel=1, encoding="utf-8")  # noqa: SIM115 (closed by close())
+        assert self._file is not None
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 def write_day(
-    out_dir: Path, day: str, records: list[dict[str, Any]], *, lines_per_file: int = 250_000
+    out_dir: Path, day: str, records: Iterable[dict[str, Any]], *, lines_per_file: int = 250_000
 ) -> Path:
-    """Write one day's records as gzip JSON Lines parts (several parts so Spark reads them in parallel)."""
-    folder = out_dir / f"day={day}"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    for part, start in enumerate(range(0, max(len(records), 1), lines_per_file)):
-        with gzip.open(folder / f"part-{part:05d}.jsonl.gz", "wt", compresslevel=1, encoding="utf-8") as f:
-            f.writelines(
-                json.dumps(r, separators=(",", ":")) + "\n" for r in records[start : start + lines_per_file]
-            )
-    return folder
+    """Write one day's records under out_dir/day=<day>/ (an empty day is an empty part)."""
+    writer = _DayWriter(out_dir / f"day={day}", lines_per_file)
+    for record in records:
+        writer.write(record)
+    if writer.count == 0:
+        gzip.open(writer.folder / "part-00000.jsonl.gz", "wt").close()
+    writer.close()
+    return writer.folder
 
 
 def simulate_logs(
@@ -435,13 +457,16 @@ def simulate_logs(
         rng = np.random.default_rng([seed, d.toordinal()])
         # Sessions late in the evening run past midnight; those requests belong to the next day.
         end = _iso(datetime(d.year, d.month, d.day, tzinfo=timezone.utc) + timedelta(days=1))
-        records = [r for r in _ordinary_day(pop, d, rng, new_users=max(1, users // 250)) if r["ts"] < end]
+        writer = _DayWriter(out_dir / f"day={d}", lines_per_file)
+        for record in _ordinary_day(pop, d, rng, new_users=max(1, users // 250)):
+            if record["ts"] < end:
+                writer.write(record)
         if plant and d == last:
-            extra, planted = _planted_day(pop, d, rng, len(records), targets)
-            records.extend(extra)
+            extra, planted = _planted_day(pop, d, rng, writer.count, targets)
+            for record in extra:
+                writer.write(record)
             truth.planted.extend(planted)
-            records.sort(key=lambda r: r["ts"])
-        write_day(out_dir, f"{d}", records, lines_per_file=lines_per_file)
-        truth.requests_per_day[f"{d}"] = len(records)
+        writer.close()
+        truth.requests_per_day[f"{d}"] = writer.count
     (out_dir / "ground_truth.json").write_text(json.dumps(truth.to_json(), indent=2) + "\n")
     return truth
