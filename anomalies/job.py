@@ -77,6 +77,7 @@ def run_day(
     """Analyse `day` against the history days before it and replace `<out>/day=<day>/`."""
     clock = _Clock()
     started = time.perf_counter()
+    _check_detector(detector or config.series.detector)
     if not extract.path_exists(spark, extract.day_path(logs, day)):
         raise MissingInput(f"no logs for {day}: {extract.day_path(logs, day)} does not exist")
     wanted = extract.history_days(day, config.history_days)
@@ -178,6 +179,16 @@ def run_day(
     return RunResult(day_text, output.folder, ordered, summary, pattern_list)
 
 
+def _check_detector(name: Optional[str]) -> None:
+    """A misspelt detector stops the run before any work, like any bad setting."""
+    try:
+        from anomalies.timeseries import DETECTORS
+    except ImportError:
+        return
+    if name and name not in DETECTORS:
+        raise ConfigError(f"series.detector={name!r}: choose one of {', '.join(DETECTORS)}")
+
+
 def _detect(
     day: date, filled: series.Series, detector: Optional[str]
 ) -> tuple[list[Finding], list[dict[str, Any]], dict[str, Any]]:
@@ -201,7 +212,10 @@ def _detect(
             kwargs: dict[str, Any] = {"learning_points": first, "step_seconds": float(filled.step_seconds)}
             if detector:
                 kwargs["detector"] = detector
-            detection = timeseries.detect(filled.timestamps, values, **kwargs)
+            try:
+                detection = timeseries.detect(filled.timestamps, values, **kwargs)
+            except timeseries.SeriesError as error:  # one unreadable series must not lose the day
+                status.setdefault("errors", {})[metric] = str(error)
         day_values = values[first:]
         nan = np.full(len(day_values), np.nan)
         part = {

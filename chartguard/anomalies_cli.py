@@ -71,8 +71,9 @@ def register(subparsers: Any) -> None:
         "write OUT/day=YYYY-MM-DD/ (findings.jsonl, findings.parquet, summary.json, ...). A rerun\n"
         "replaces the day. Exit 0 when the run completed, whatever it found; 2 on a missing day\n"
         "or a bad configuration. --alert-topic publishes a summary to SNS when a finding is high.\n\n"
-        "  chartguard anomalies run --logs logs --day 2026-11-24 --out findings\n"
-        "  chartguard anomalies run --logs s3://exchange-logs/requests --day 2026-11-24 --out findings",
+        "s3:// paths are read through Hadoop's S3 connector: built in on EMR Serverless; on this\n"
+        "machine it needs hadoop-aws on Spark's classpath (`aws s3 sync` a day down instead).\n\n"
+        "  chartguard anomalies run --logs logs --day 2026-11-24 --out findings",
     )
     run.add_argument("--logs", required=True, help="folder or s3://bucket/prefix holding day=YYYY-MM-DD/")
     run.add_argument("--day", required=True, type=_day, help="the day to analyse, YYYY-MM-DD (UTC)")

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, TimeZone
+from aws_cdk import (
+    Aws,
+    BundlingOptions,
+    CfnOutput,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    TimeZone,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_emrserverless as emrserverless
@@ -175,6 +184,31 @@ class AnomalyDiscovery(Construct):
         )
         self.failure_alarm.add_alarm_action(actions.SnsAction(alarm_topic))
         self._acknowledge(settings, package, entry_point)
+        for output_id, value, description in (
+            (
+                "LogsBucketName",
+                self.logs_bucket.bucket_name,
+                "Request logs (contract 8) go under <prefix>/day=YYYY-MM-DD/",
+            ),
+            (
+                "FindingsBucketName",
+                self.findings_bucket.bucket_name,
+                "Findings (contract 9) under findings/day=YYYY-MM-DD/",
+            ),
+            (
+                "FindingsTopicArn",
+                self.findings_topic.topic_arn,
+                "High-severity summaries; subscribe the risk team",
+            ),
+            (
+                "DailyRunArn",
+                self.state_machine.state_machine_arn,
+                'Start it with {"day": "YYYY-MM-DD"} to run a day by hand',
+            ),
+            ("SparkApplicationId", self.application.attr_application_id, "The EMR Serverless application"),
+            ("JobRoleArn", self.job_role.role_arn, "The job's execution role"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)
 
     def _state_machine(
         self,

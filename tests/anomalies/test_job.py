@@ -122,13 +122,13 @@ def test_every_planted_anomaly_is_a_finding(planted_run):
     )
 
 
-def test_the_registration_burst_is_a_timeseries_finding(planted_run):
-    pytest.importorskip("anomalies.timeseries", reason="the time-series detector is not installed")
+def test_the_registration_burst_is_a_high_timeseries_finding(planted_run):
     result, truth, _ = planted_run
     burst = next(p for p in truth.planted if p.kind == "registration_burst")
     assert any(
         f.kind == "timeseries"
         and f.key["metric"] == "registrations"
+        and f.severity == "high"
         and f.start <= burst.end
         and f.end >= burst.start
         for f in result.findings
@@ -171,3 +171,18 @@ def test_the_entry_point_exits_0_with_findings_and_2_on_a_missing_day(simulated,
     assert "findings" in capsys.readouterr().out
     assert main(["--logs", str(logs), "--day", "2026-01-01", "--out", str(tmp_path)]) == 2
     assert "no logs for 2026-01-01" in capsys.readouterr().err
+
+
+def test_an_unknown_detector_stops_the_run_before_any_work(spark, tmp_path):
+    from anomalies.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"series\.detector='prophet'"):
+        run_day(
+            spark,
+            logs=str(tmp_path),
+            day=date(2026, 11, 24),
+            out=str(tmp_path / "out"),
+            config=load_config(),
+            detector="prophet",
+        )
+    assert not (tmp_path / "out").exists()
