@@ -144,6 +144,7 @@ def run_day(
 
     all_findings = [*aggregate, *findings.pattern_findings(day, judged_patterns), *ts_findings]
     all_findings = _with_sample_users(today, all_findings)
+    clock.lap("sample_users")
     ordered = findings.ranked(all_findings)
     parsed.unpersist()
     summary = {

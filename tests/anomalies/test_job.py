@@ -98,6 +98,7 @@ def test_a_missing_day_fails_the_run_with_a_clear_error_and_writes_nothing(spark
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_every_planted_anomaly_is_a_finding(planted_run):
     result, truth, _ = planted_run
     by_kind = {p.kind: p for p in truth.planted}
@@ -122,6 +123,7 @@ def test_every_planted_anomaly_is_a_finding(planted_run):
     )
 
 
+@pytest.mark.slow
 def test_the_registration_burst_is_a_high_timeseries_finding(planted_run):
     result, truth, _ = planted_run
     burst = next(p for p in truth.planted if p.kind == "registration_burst")
@@ -135,6 +137,7 @@ def test_the_registration_burst_is_a_high_timeseries_finding(planted_run):
     )
 
 
+@pytest.mark.slow
 def test_benign_concentrations_are_not_ranked_high(planted_run):
     result, _, _ = planted_run
     high = [f for f in result.findings if f.severity == "high"]
@@ -145,11 +148,13 @@ def test_benign_concentrations_are_not_ranked_high(planted_run):
     assert result.findings.index(high[-1]) < result.findings.index(nat_or_proxy[0])
 
 
+@pytest.mark.slow
 def test_a_clean_day_has_no_high_severity_finding(clean_run):
     assert [f.detail for f in clean_run.findings if f.severity == "high"] == []
     assert clean_run.summary["rows_rejected"] == {}
 
 
+@pytest.mark.slow
 def test_a_rerun_replaces_the_day_with_the_same_findings(spark, simulated, planted_run, tmp_path):
     logs, _ = simulated
     result, _, out = planted_run
@@ -162,6 +167,7 @@ def test_a_rerun_replaces_the_day_with_the_same_findings(spark, simulated, plant
     assert parquet.count() == len(result.findings)
 
 
+@pytest.mark.slow
 def test_the_entry_point_exits_0_with_findings_and_2_on_a_missing_day(simulated, tmp_path, capsys):
     logs, _ = simulated
     assert (

@@ -33,6 +33,7 @@ def test_each_command_has_help(command, capsys):
     assert f"chartguard anomalies {command}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_findings_lists_highest_severity_first(planted_run, capsys):
     _, _, out = planted_run
     assert cli(["anomalies", "findings", "--out", str(out), "--day", f"{PLANTED_DAY}", "--json"]) == 0
@@ -54,6 +55,7 @@ def test_findings_of_a_day_never_run_is_a_clear_error(tmp_path):
         cli(["anomalies", "findings", "--out", str(tmp_path), "--day", "2026-01-01"])
 
 
+@pytest.mark.slow
 def test_the_report_is_escaped_and_renders_in_headless_chromium(planted_run, tmp_path):
     _, _, out = planted_run
     day_dir = tmp_path / "day"
