@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -241,7 +241,7 @@ def run_batch_demo(
     from anomalies.simulate import simulate_logs
 
     started = time.perf_counter()
-    last = last_day or date.today() - timedelta(days=1)
+    last = last_day or datetime.now(timezone.utc).date() - timedelta(days=1)
     logs, findings_dir = out_dir / "logs", out_dir / "findings"
     truth = simulate_logs(logs, days=days, users=users, seed=seed, last_day=last, targets=targets)
     spark = build_session("local[*]")

@@ -53,6 +53,7 @@ def findings_of(out, day=DAY) -> list[dict]:
     return [json.loads(line) for line in (out / f"day={day}" / "findings.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_bad_lines_are_counted_by_reason_and_the_good_ones_analysed(spark, tmp_path):
     lines = [good(i) for i in range(40)] + [line for group in BAD_LINES.values() for line in group]
     write_lines(tmp_path / "logs", DAY, lines)
@@ -70,6 +71,7 @@ def test_bad_lines_are_counted_by_reason_and_the_good_ones_analysed(spark, tmp_p
     assert result.summary["rows_rejected"] == summary["rows_rejected"]
 
 
+@pytest.mark.slow
 def test_an_empty_day_completes_with_nothing_read_and_nothing_found(spark, tmp_path):
     write_lines(tmp_path / "logs", DAY, [])
     result = run_day(
