@@ -242,7 +242,7 @@ def _ordinary_day(
         for _ in range(1 + int(rng.poisson(0.6))):
             start = _session_start(rng, midnight)
             device = user.devices[int(rng.integers(len(user.devices)))]
-            kw = {"device": device, "ip": ip}
+            kw: dict[str, Any] = {"device": device, "ip": ip}
             if rng.random() < 0.04:  # a mistyped password first
                 yield _record(start, "login", user, rid=rid(), status=401, **kw)
             yield _record(start + timedelta(seconds=2), "login", user, rid=rid(), **kw)
@@ -262,7 +262,7 @@ def _ordinary_day(
         user = pop.users[int(rng.integers(len(pop.users)))]
         uid = f"n{day:%Y%m%d}{k:05d}"
         start = _session_start(rng, midnight)
-        kw = {"device": f"dev-{_token(pop.seed, uid)}", "ip": user.ip}
+        kw: dict[str, Any] = {"device": f"dev-{_token(pop.seed, uid)}", "ip": user.ip}
         yield _record(start, "register", user, rid=rid(), user_id=uid, **kw)
         yield _record(start + timedelta(seconds=5), "login", user, rid=rid(), user_id=uid, **kw)
         yield _record(

@@ -73,7 +73,7 @@ class AnomalyDiscovery(Construct):
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        private = {
+        private: dict[str, Any] = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "encryption": s3.BucketEncryption.S3_MANAGED,
             "enforce_ssl": True,
@@ -308,7 +308,7 @@ class AnomalyDiscovery(Construct):
                 ],
             )
         )
-        self.job_role.grant_pass_role(machine)
+        self.job_role.grant_pass_role(machine.role)
         return machine
 
     def _acknowledge(
