@@ -262,7 +262,7 @@ def _ordinary_day(
         user = pop.users[int(rng.integers(len(pop.users)))]
         uid = f"n{day:%Y%m%d}{k:05d}"
         start = _session_start(rng, midnight)
-        kw: dict[str, Any] = {"device": f"dev-{_token(pop.seed, uid)}", "ip": user.ip}
+        kw = {"device": f"dev-{_token(pop.seed, uid)}", "ip": user.ip}
         yield _record(start, "register", user, rid=rid(), user_id=uid, **kw)
         yield _record(start + timedelta(seconds=5), "login", user, rid=rid(), user_id=uid, **kw)
         yield _record(
