@@ -72,6 +72,7 @@ bench: venv venv39  ## benchmarks: print figures (see README "Performance")
 	$(VENV39)/bin/python -m bench.coldstart
 	$(VENV)/bin/python -m bench.training
 	$(VENV)/bin/python -m bench.timeseries
+	$(VENV)/bin/python -m bench.anomalies
 
 layers/build/python%/layers.json: requirements.txt layers/build.py
 	$(LAYER_PY_$*) layers/build.py

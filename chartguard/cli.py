@@ -11,19 +11,19 @@ import argparse
 import sys
 from typing import Callable, Optional
 
-from chartguard import analyst, business, demo, load_tables, local_command
+from chartguard import analyst, anomalies_cli, business, demo, load_tables, local_command
 from chartguard.stack_access import UserError
 
 # Each module contributes its subcommands: register(subparsers) adds parsers whose `run`
 # default takes the parsed arguments and returns an exit code.
-MODULES = (business, load_tables, analyst, local_command, demo)
+MODULES = (business, load_tables, analyst, anomalies_cli, local_command, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chartguard",
-        description="Withdrawal-time account-takeover detection: send withdrawals, load market data, "
-        "work the risk table, run the local stack.",
+        description="Withdrawal-time account-takeover detection and anomaly discovery: send withdrawals, "
+        "load market data, work the risk table and the findings, run the local stack.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in MODULES:

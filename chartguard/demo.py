@@ -1,10 +1,12 @@
-"""`chartguard demo` (`make demo`): the whole job on this machine, with no AWS account.
+"""`chartguard demo` (`make demo`): both halves of the job on this machine, with no AWS account.
 
 It starts the local stack (moto over HTTP, the endpoint stand-in serving the trained model, the
 event source calling the real handler), loads simulated klines and a few hundred accounts,
 sends one withdrawal per account through the business-system client, waits until every message
 is handled, and prints what an analyst sees first: the flags, precision and recall against the
-simulator's truth, throughput and latency, and where the HTML report is.
+simulator's truth, throughput and latency, and where the HTML report is. Then the batch side:
+a week of simulated request logs whose account-takeover ring logs into the thieves' victims,
+the anomaly job on its last day (Spark in local mode), and the day's findings and report.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def run_demo(
         "seconds": time.perf_counter() - started,
     }
     _print_summary(flags, truth, summary, report, top)
+    summary["victims"] = sorted({v for a in accounts for v in a.victims})
     return summary
 
 
@@ -160,6 +163,13 @@ def _run(args: argparse.Namespace) -> int:
         model_dir=args.model_dir,
         report=args.report,
     )
+    if args.skip_batch:
+        return 0 if summary["accounts"] and summary["dead_letters"] == 0 else 1
+    from chartguard.anomalies_cli import run_batch_demo
+
+    print()
+    _say("demo: the batch side: a week of request logs, the anomaly job on its last day")
+    print(run_batch_demo(args.batch_dir, targets=summary["victims"]))
     return 0 if summary["accounts"] and summary["dead_letters"] == 0 else 1
 
 
@@ -176,4 +186,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--report", type=Path, default=Path(".local/report.html"))
+    parser.add_argument(
+        "--batch-dir", type=Path, default=Path(".local/anomalies"), help="the batch side's logs and findings"
+    )
+    parser.add_argument("--skip-batch", action="store_true", help="run the withdrawal half only")
     parser.set_defaults(run=_run)

@@ -8,7 +8,7 @@ Every key is explained in docs/deploy.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -59,6 +59,42 @@ class ModelSource:
         return _S3_URI.match(self.model_data_url).group(2)  # type: ignore[union-attr]
 
 
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """The batch side (infra/anomaly_discovery.py): where the request logs are, when it runs, how big."""
+
+    logs_bucket_name: Optional[str] = None  # an existing bucket; None: the stack creates one
+    logs_prefix: str = "requests"
+    schedule_hour_utc: int = 1
+    max_vcpu: int = 16
+    max_memory_gb: int = 64
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> AnomalySettings:
+        bucket = _text(get, "anomaly_logs_bucket")
+        if bucket is not None and not _BUCKET_NAME.match(bucket):
+            raise ConfigError(f"anomaly_logs_bucket={bucket!r} is not an S3 bucket name")
+        prefix = (_text(get, "anomaly_logs_prefix") or cls.logs_prefix).strip("/")
+        if not _PREFIX.match(prefix):
+            raise ConfigError(f"anomaly_logs_prefix={prefix!r}: a key prefix such as requests or logs/api")
+        vcpu = _number(get, "anomaly_max_vcpu", int, cls.max_vcpu, low=1, high=400)
+        return cls(
+            logs_bucket_name=bucket,
+            logs_prefix=prefix,
+            schedule_hour_utc=_number(
+                get, "anomaly_schedule_hour_utc", int, cls.schedule_hour_utc, low=0, high=23
+            ),
+            max_vcpu=vcpu,
+            max_memory_gb=_number(
+                get, "anomaly_max_memory_gb", int, cls.max_memory_gb, low=2 * vcpu, high=3000
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class DeployConfig:
     python: str
@@ -77,6 +113,7 @@ class DeployConfig:
     business_system_role_arn: Optional[str]
     analysts_role_arn: Optional[str]
     data_feed_role_arn: Optional[str]
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
 
     @property
     def layer_zips(self) -> dict[str, Path]:
@@ -123,6 +160,7 @@ class DeployConfig:
             business_system_role_arn=_role(get, "business_system_role_arn"),
             analysts_role_arn=_role(get, "analysts_role_arn"),
             data_feed_role_arn=_role(get, "data_feed_role_arn"),
+            anomalies=AnomalySettings.from_context(get),
         )
 
 

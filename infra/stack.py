@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from infra import constants
+from infra.anomaly_discovery import AnomalyDiscovery
 from infra.cdk_context import DeployConfig
 from infra.evidence import EvidenceBucket
 from infra.model_endpoint import ModelEndpoint
@@ -91,6 +92,13 @@ class ChartguardStack(Stack):
             endpoint_name=self.endpoint.endpoint_name,
             variant_name=self.endpoint.variant_name,
             alarm_email=config.alarm_email,
+        )
+        self.anomalies = AnomalyDiscovery(
+            self,
+            "Anomalies",
+            settings=config.anomalies,
+            alarm_topic=self.monitoring.topic,
+            access_logs=self.evidence.access_logs,
         )
         self._grant_people_and_systems(config, risk_arn, bucket_arn)
         self._outputs()
