@@ -1,5 +1,5 @@
-"""Imports run one way: the function's `scoring` at the bottom; `local`, `training`, `infra` above
-it; `chartguard` and `bench` on top; `anomalies` beside them on `scoring` alone; `tests` never
+"""Imports run one way: the function's `scoring` at the bottom; `local`, `training`, `infra` and
+`anomalies` (on `scoring` alone) above it; `chartguard` and `bench` on top; `tests` never
 imported by the product. Every module's imports are read with `ast` (lazy imports inside
 functions count too), so a wrong-way import fails here before it tangles the packages."""
 
@@ -21,8 +21,8 @@ ALLOWED = {
     # a quick model when none is cached (training.pipeline).
     "local": {"scoring", "infra", "training"},
     "anomalies": {"scoring"},
-    "chartguard": {"scoring", "local", "training", "infra"},
-    "bench": {"scoring", "local", "training", "infra", "chartguard"},
+    "chartguard": {"scoring", "local", "training", "infra", "anomalies"},
+    "bench": {"scoring", "local", "training", "infra", "anomalies", "chartguard"},
     "app": {"infra"},  # the CDK app's entry point (app.py)
 }
 FIRST_PARTY = {*ALLOWED, "tests"} - {"app"}
