@@ -49,7 +49,7 @@ def test_findings_lists_highest_severity_first(planted_run, capsys):
 
 
 def test_findings_of_a_day_never_run_is_a_clear_error(tmp_path):
-    from chartguard.config import UserError
+    from chartguard.stack_access import UserError
 
     with pytest.raises(UserError, match="no findings for 2026-01-01"):
         cli(["anomalies", "findings", "--out", str(tmp_path), "--day", "2026-01-01"])
