@@ -149,7 +149,7 @@ def test_risk_record_and_evidence_follow_contract_4(loaded, endpoint, accounts, 
     assert float(record["threshold"]) == 0.9 and 0.9 < float(record["score"]) <= 1.0
     assert set(record["symbol_scores"]) == set(thief.symbols)
     assert float(record["score"]) == max(float(v) for v in record["symbol_scores"].values())
-    assert record["trade_count"] == len(thief.trades) and record["render_version"] == "chart-v1"
+    assert record["trade_count"] == len(thief.trades) and record["render_version"] == "chart-v2"
     assert record["endpoint"] == FUNCTION_ENV["ENDPOINT_NAME"]
     assert record["window_start"] == "2026-11-19T13:37:00.000Z" and record["window_end"] == format_utc(
         WINDOW_END

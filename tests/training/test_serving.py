@@ -103,7 +103,7 @@ def test_serving_module_imports_only_the_allowed_packages():
 
 def test_artifact_holds_model_metadata_and_verbatim_code(tiny_model):
     meta = read_metadata(tiny_model)
-    assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v1"
+    assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v2"
     assert meta["input"]["height"] == 39 and meta["architecture"] == "small_cnn"
     assert meta["training"]["precision"] == "bf16" and meta["config"]["hacker_weight"] == 2.0
     assert (tiny_model / "code" / "inference.py").read_text() == SERVING_SOURCE.read_text()
