@@ -152,7 +152,7 @@ class LocalStack:
             "moto's server",
         )
 
-        self.log(f"local stack: model at {self.model_dir} (training a quick one if none is cached)")
+        self.log(f"local stack: model at {self.model_dir} (a quick one is trained only if it is absent)")
         ensure_local_model(self.model_dir)
         standin = [
             serving_interpreter(),

@@ -67,7 +67,7 @@ def second_market_klines(
             midnight = int(day.timestamp())
             for hour, minute in SESSIONS_UTC:
                 first = midnight + hour * 3600 + minute * 60
-                halted = set()
+                halted: set[int] = set()
                 for _ in range(int(rng.poisson(0.4))):  # a halt: a few bars that never trade
                     start = int(rng.integers(1, BARS_PER_SESSION - 1))
                     halted.update(range(start, start + int(rng.integers(1, 7))))

@@ -273,3 +273,14 @@ def test_a_profiles_threads_come_from_the_environment_first(monkeypatch):
     assert pipeline.profile_threads("quick") == 1  # the quick profile names none
     monkeypatch.setenv("CHARTGUARD_TORCH_THREADS", "3")
     assert pipeline.profile_threads("default") == pipeline.profile_threads("quick") == 3
+
+
+def test_make_model_says_whether_its_digest_is_the_shipped_models(tiny_model, tmp_path):
+    assert "no shipped model" in pipeline.compare_with_shipped(tiny_model, tmp_path / "absent")
+    shipped = pipeline.ship_model(tiny_model, tmp_path / "model")
+    assert not (shipped / "model.tar.gz").exists() and (shipped / "round_trip.onnx").is_file()
+    assert "is the shipped model's" in pipeline.compare_with_shipped(tiny_model, shipped)
+    metadata = read_metadata(shipped)
+    metadata["digest"]["sha256"] = "0" * 64
+    (shipped / "metadata.json").write_text(json.dumps(metadata))
+    assert "differs from the shipped model's" in pipeline.compare_with_shipped(tiny_model, shipped)
