@@ -16,45 +16,16 @@ import numpy as np
 
 from bench.common import sample_day
 from chartguard.percentiles import percentile
-from scoring.chart import (
-    DOT_DIAMETER_PX,
-    DPI,
-    HEIGHT_PX,
-    MARGIN_PX,
-    WIDTH_PX,
-    chart_points,
-    encode_png,
-    render_chart,
-)
+from scoring import chart
+from scoring.chart import chart_points, encode_png, render_chart
 
 
 def render_with_new_figure(bars, trades) -> bytes:
     """What a straightforward implementation does: build, draw and encode a figure per image."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    points = chart_points(bars, trades)
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
-    canvas = FigureCanvasAgg(figure)
-    inset_x, inset_y = MARGIN_PX / WIDTH_PX, MARGIN_PX / HEIGHT_PX
-    axes = figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
-    axes.set_axis_off()
-    size = DOT_DIAMETER_PX * 72 / DPI
-    for xs, ys, color in ((points.buy_x, points.buy_y, "red"), (points.sell_x, points.sell_y, "green")):
-        axes.plot(
-            xs,
-            ys,
-            linestyle="none",
-            marker="o",
-            markersize=size,
-            markeredgewidth=0,
-            color=color,
-            clip_on=False,
-        )
-    axes.set_xlim(*points.xlim)
-    axes.set_ylim(*points.ylim)
-    canvas.draw()
-    return encode_png(np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[:, :, :3]))
+    canvas = chart._Canvas()
+    canvas.set_points(chart_points(bars, trades))
+    canvas.canvas.draw()
+    return encode_png(np.ascontiguousarray(np.asarray(canvas.canvas.buffer_rgba())[:, :, :3]))
 
 
 def measure(render, cases, repeat: int) -> list[float]:

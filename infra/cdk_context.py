@@ -106,6 +106,8 @@ class DeployConfig:
     risk_threshold: float
     window_hours: int
     klines_cache_seconds: int
+    # The model behind the endpoint also carries the round-trip model (contract 6's JSON variant).
+    endpoint_fuses: bool
     evidence_retention_days: int
     reserved_concurrency: Optional[int]
     max_concurrency: Optional[int]
@@ -151,6 +153,7 @@ class DeployConfig:
             klines_cache_seconds=_number(
                 get, "klines_cache_seconds", int, DEFAULT_KLINES_CACHE_SECONDS, low=0, high=3600
             ),
+            endpoint_fuses=_flag(get, "endpoint_fuses"),
             evidence_retention_days=_number(
                 get, "evidence_retention_days", int, constants.EVIDENCE_RETENTION_DAYS, low=1
             ),
@@ -195,6 +198,17 @@ def _threshold(get: Callable[[str], Any]) -> float:
     if not 0.0 < threshold < 1.0:  # the function's settings refuse 0 and 1 too
         raise ConfigError(f"risk_threshold={threshold} must lie strictly between 0 and 1")
     return threshold
+
+
+def _flag(get: Callable[[str], Any], key: str) -> bool:
+    """A yes/no setting, false when absent; anything but true/false is refused by name."""
+    value = get(key)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"{key}={value!r}: say true or false")
+    return text == "true"
 
 
 def _text(get: Callable[[str], Any], key: str) -> Optional[str]:

@@ -54,6 +54,7 @@ class ChartguardStack(Stack):
                 "RISK_THRESHOLD": _decimal_text(config.risk_threshold),
                 "WINDOW_HOURS": str(config.window_hours),
                 "KLINES_CACHE_SECONDS": str(config.klines_cache_seconds),
+                "ENDPOINT_FUSES": "true" if config.endpoint_fuses else "false",
                 "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
                 "MPLCONFIGDIR": "/tmp",  # matplotlib's cache; the only writable path on Lambda

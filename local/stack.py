@@ -39,7 +39,8 @@ from local.resources import (
     create_resources,
 )
 
-DEFAULT_MODEL_DIR = Path("artifacts/model")
+# The default model committed to the repository (`make model` reproduces it; docs/training.md).
+DEFAULT_MODEL_DIR = Path("model")
 DEFAULT_ENV_FILE = Path(".local/stack.env")
 REGION = "us-east-1"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
@@ -69,8 +70,14 @@ class RunnerStats:
                 self.failed_receipts[message_id] = self.failed_receipts.get(message_id, 0) + 1
 
 
+def model_fuses(model_dir: Path) -> bool:
+    """Whether the artifact also carries the round-trip model (the function then sends both)."""
+    metadata = json.loads((Path(model_dir) / "metadata.json").read_text())
+    return bool(metadata.get("round_trip"))
+
+
 def ensure_local_model(model_dir: Path) -> Path:
-    """The cached model, or a quick one trained now (a full model from `make model` is used if present)."""
+    """The given model (the shipped one by default), or a quick one trained now if it is absent."""
     if (model_dir / "metadata.json").exists() and (model_dir / "code" / "inference.py").exists():
         return model_dir  # no need to import the trainer (and PyTorch) to serve a cached model
     from training.pipeline import ensure_model
@@ -145,7 +152,7 @@ class LocalStack:
             "moto's server",
         )
 
-        self.log(f"local stack: model at {self.model_dir} (training a quick one if none is cached)")
+        self.log(f"local stack: model at {self.model_dir} (a quick one is trained only if it is absent)")
         ensure_local_model(self.model_dir)
         standin = [
             serving_interpreter(),
@@ -178,6 +185,7 @@ class LocalStack:
             **base,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.endpoint_url,
             **self.resources.function_environment(),
+            "ENDPOINT_FUSES": "true" if model_fuses(self.model_dir) else "false",
             "QUEUE_URL": self.resources.queue_url,
             "DLQ_URL": self.resources.dlq_url,
         }

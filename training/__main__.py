@@ -22,7 +22,7 @@ from typing import Any
 
 from scoring.market import Kline
 from training.dataset import DEFAULT_SEED, EVALUATION_SEED
-from training.evaluate import HELDOUT_IMAGES
+from training.evaluate import HELDOUT_IMAGES, SECOND_MARKET_IMAGES
 from training.models import ARCHITECTURES
 from training.pipeline import PROFILES, profile_config
 from training.train import PRECISIONS, TrainConfig
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="the quick profile: a small CNN on 500 + 500 images"
     )
     model.add_argument("--force", action="store_true", help="rebuild even when present")
+    model.add_argument(
+        "--ship", action="store_true", help="copy the built default model to model/ (the committed one)"
+    )
 
     dataset = commands.add_parser("dataset", help="simulate and render a dataset")
     dataset.add_argument("--out", type=Path, required=True)
@@ -175,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, default=EVALUATION_SEED)
     evaluate.add_argument("--training-dataset", type=Path, default=None, help="for the tabular baseline")
+    evaluate.add_argument(
+        "--second-market-images",
+        type=int,
+        default=SECOND_MARKET_IMAGES,
+        help="the second market's held-out images per class (default: %(default)s)",
+    )
 
     pack = commands.add_parser("pack", help="pack model.tar.gz")
     pack.add_argument("--model", type=Path, default=Path("artifacts/model"))
@@ -188,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     progress = not args.no_progress
 
     if args.command == "model":
-        from training.pipeline import build_model, ensure_model, model_lock, quick_requested
+        from training.pipeline import (
+            build_model,
+            compare_with_shipped,
+            ensure_model,
+            model_lock,
+            quick_requested,
+            ship_model,
+        )
 
         if args.force:  # under ensure_model's lock, so a concurrent ensure_model waits for it
             with model_lock(args.out):
@@ -200,7 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         meta = read_metadata(args.out)
         summary = {k: meta.get(k) for k in ("profile", "architecture", "render_version", "class_order")}
         summary["val_accuracy"] = meta["training"]["val_accuracy"]
+        summary["digest"] = (meta.get("digest") or {}).get("sha256")
         print(json.dumps({"model_dir": str(args.out), **summary}))
+        if meta.get("profile") == "default":
+            print(compare_with_shipped(args.out))
+            if args.ship:
+                print(f"shipped: {ship_model(args.out)}")
     elif args.command == "dataset":
         from training.dataset import MarketError, build_dataset
         from training.market_data import AlphaVantageError
@@ -226,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(json.dumps(manifest["counts"]))
     elif args.command == "train":
-        from training.artifact import pack_model, write_serving_code
+        from training.round_trip_model import add_round_trip_model
         from training.train import train as run_training
 
-        meta = run_training(args.dataset, args.out, train_config(args, progress))
-        write_serving_code(args.out)
-        pack_model(args.out)
+        config = train_config(args, progress)
+        meta = run_training(args.dataset, args.out, config)
+        add_round_trip_model(args.out, args.dataset, config.seed)  # also writes code/ and model.tar.gz
         print(json.dumps({k: meta["training"][k] for k in ("epochs_run", "val_accuracy", "train_seconds")}))
     elif args.command == "evaluate":
         from training.evaluate import run_evaluation
@@ -244,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             training_dataset=args.training_dataset,
             progress=progress,
+            second_market_images=args.second_market_images,
         )
         print(report)
     elif args.command == "pack":

@@ -6,9 +6,9 @@ dataset from the seed, trains, writes the serving code and packs `model.tar.gz`.
 keeps two processes from training the same directory at once.
 
 `PROFILES` is the one statement of the training recipe (docs/training.md explains each setting):
-- default (`make model`): the narrow ResNet-18 on 15,000 + 15,000 charts, time mirrored and
-  rotated at random, the hacker class weighted in the loss, mixed precision where the CPU has it,
-  the whole one-cycle schedule run and the best validation epoch kept, on two cores;
+- default (`make model`): the small CNN on 10,000 + 10,000 chart-v2 charts at 250 x 76, time
+  mirrored and rotated at random, the hacker class weighted in the loss, the whole one-cycle
+  schedule run and the best validation epoch kept, on one torch thread;
 - quick (`quick=True`, `--quick`, `QUICK=1 make model` or CHARTGUARD_QUICK_MODEL=1): the small
   CNN on 500 + 500 charts, the same input, a minute or two on one thread, still a real trained model.
 
@@ -28,33 +28,40 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from training.artifact import is_complete, pack_model, read_metadata, write_serving_code
+from training.artifact import is_complete, read_metadata
 from training.dataset import DEFAULT_SEED, build_dataset
+from training.round_trip_model import add_round_trip_model
 from training.train import THREADS_ENV, TrainConfig, train
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path("artifacts/model")
+# The default model committed to the repository: what `make demo`, `make local` and the
+# end-to-end tests serve; `make model` rebuilds it into DEFAULT_MODEL_DIR and compares digests.
+SHIPPED_MODEL_DIR = Path("model")
 QUICK_ENV = "CHARTGUARD_QUICK_MODEL"
+RENDER_WORKERS = min(2, os.cpu_count() or 1)  # rendering gives the same bytes on any number
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {
-        "images_per_class": 15000,
-        # The charts are rendered on these cores too; CHARTGUARD_TORCH_THREADS overrides. Another
-        # thread count or precision trains another model (the figures in docs/ are of this one).
-        "threads": min(2, os.cpu_count() or 1),
+        "images_per_class": 10000,
+        # One torch thread: on a machine whose other core is busy a second thread spins waiting
+        # for it; one thread also trains the same model wherever it runs (CHARTGUARD_TORCH_THREADS
+        # overrides, and then trains another model).
+        "threads": 1,
         "train": {
-            "architecture": "resnet18_narrow",
-            "max_epochs": 10,
-            "min_epochs": 10,  # the whole one-cycle schedule runs; the best epoch is kept
-            "patience": 4,
+            "architecture": "small_cnn",
+            "max_epochs": 4,
+            "min_epochs": 4,  # the whole one-cycle schedule runs; the best epoch is kept
+            "patience": 2,
             "learning_rate": 3e-3,
-            # Every column kept (a bar's buy and sell stay in one column), heights squeezed, so
-            # early layers span a pair's vertical distance.
-            "height": 40,
+            # chart-v2's 150 rows halved: the place-in-bar panel keeps 25 rows, enough to tell a
+            # fill at its bar's low from one in the middle; every column kept, so a bar's buy and
+            # sell stay in one column.
+            "height": 76,
             "width": 250,
             "flip_time": True,
             "roll_time": True,
-            "precision": "auto",  # bf16 where the hardware has it natively: faster, else fp32
+            "precision": "fp32",
             # A missed thief costs three false alarms: the operating point at the contract's
             # threshold (docs/training.md, "The operating point").
             "hacker_weight": 3.0,
@@ -68,7 +75,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "min_epochs": 0,
             "patience": 2,
             "learning_rate": 3e-3,
-            "height": 40,
+            "height": 76,
             "width": 250,
             "flip_time": True,
             "roll_time": True,
@@ -106,13 +113,13 @@ def build_model(
     settings = PROFILES[profile]
     model_dir = Path(model_dir)
     work = model_dir.parent / f".{model_dir.name}.build"
-    n, threads = settings["images_per_class"], profile_threads(profile)
+    n = settings["images_per_class"]
     dataset_dir = model_dir.parent / f"dataset-{n}-{seed}"
     started = time.perf_counter()
     manifest_file = dataset_dir / "manifest.json"
     cached = manifest_file.exists() and json.loads(manifest_file.read_text()).get("requested") == [n, n, seed]
     if not cached:
-        manifest = build_dataset(dataset_dir, n, n, seed=seed, progress=progress, workers=threads)
+        manifest = build_dataset(dataset_dir, n, n, seed=seed, progress=progress, workers=RENDER_WORKERS)
         manifest["requested"] = [n, n, seed]
         manifest_file.write_text(json.dumps(manifest, indent=2) + "\n")
     built = time.perf_counter()
@@ -126,12 +133,36 @@ def build_model(
     metadata["training"]["dataset_seconds"] = round(built - started, 2) if not cached else 0.0
     metadata["training"]["total_seconds"] = round(time.perf_counter() - started, 2)
     (work / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
-    write_serving_code(work)
-    pack_model(work)
+    # The round-trip model beside the network, on the same training split (it also writes the
+    # serving code, the digest and model.tar.gz).
+    metadata = add_round_trip_model(work, dataset_dir, seed)
     if model_dir.exists():
         shutil.rmtree(model_dir)
     work.rename(model_dir)
     return metadata
+
+
+def compare_with_shipped(model_dir: Path, shipped_dir: Path = SHIPPED_MODEL_DIR) -> str:
+    """One line saying whether `model_dir`'s digest is the shipped model's."""
+    if not (Path(shipped_dir) / "metadata.json").is_file():
+        return f"no shipped model at {shipped_dir} to compare with"
+    built = (read_metadata(model_dir).get("digest") or {}).get("sha256")
+    shipped = (read_metadata(shipped_dir).get("digest") or {}).get("sha256")
+    if built and built == shipped:
+        return f"digest {built[:16]} is the shipped model's ({shipped_dir})"
+    return (
+        f"digest {str(built)[:16]} differs from the shipped model's {str(shipped)[:16]} ({shipped_dir}):"
+        " another thread count, CPU or library version trains another model (docs/training.md)"
+    )
+
+
+def ship_model(model_dir: Path, shipped_dir: Path = SHIPPED_MODEL_DIR) -> Path:
+    """Copy a built model's files (not its tarball: `python -m training pack` remakes it) to `shipped_dir`."""
+    shipped_dir = Path(shipped_dir)
+    if shipped_dir.exists():
+        shutil.rmtree(shipped_dir)
+    shutil.copytree(model_dir, shipped_dir, ignore=shutil.ignore_patterns("model.tar.gz*"))
+    return shipped_dir
 
 
 def profile_config(profile: str, **overrides: Any) -> TrainConfig:

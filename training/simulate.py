@@ -30,8 +30,19 @@ from scoring.market import BAR_SECONDS, Kline, Side, Trade, epoch_to_utc, window
 
 HACKER = "hacker"
 NORMAL = "normal"
-HACKER_VARIANTS = ("classic", "split_orders", "loose_fills", "multi_symbol", "with_decoys")
-NORMAL_VARIANTS = ("one_or_two", "day_trader", "scalper", "dca", "volatile_bars")
+HACKER_VARIANTS = ("classic", "split_orders", "loose_fills", "multi_symbol", "with_decoys", "outer_third")
+NORMAL_VARIANTS = (
+    "one_or_two",
+    "day_trader",
+    "scalper",
+    "dca",
+    "volatile_bars",
+    "market_maker",
+    "swing",
+    "victim",
+)
+OUTER_THIRD = 1.0 / 3.0  # an `outer_third` thief's fill lands anywhere this far from its extreme
+MAKER_HALF_SPREAD = (0.03, 0.2)  # a market maker's quote, as a fraction of the bar's range from its middle
 MIN_BARS_IN_WINDOW = 12  # a symbol with fewer bars in the window is not traded by the simulator
 
 
@@ -134,7 +145,7 @@ def _hacker_symbol(
     candidates = _widest_bars(bars, 10)
     chosen = rng.choice(candidates, size=min(n_bars, len(candidates)), replace=False)
     # How far from the extreme a fill may land, as a fraction of the bar's range.
-    slack = {"loose_fills": 0.35, "classic": 0.06}.get(variant, 0.12)
+    slack = {"loose_fills": 0.35, "classic": 0.06, "outer_third": OUTER_THIRD}.get(variant, 0.12)
     for index in chosen:
         bar = bars[int(index)]
         span = bar.high - bar.low
@@ -152,8 +163,10 @@ def _hacker_symbol(
                 n = pieces if (variant != "split_orders" or rng.uniform() < 0.7) else 1
                 shares = rng.dirichlet(np.ones(n))
                 for share in shares:
-                    # split fills walk the victim's book: a little further from the extreme each
-                    drift = span * float(rng.uniform(0.0, 0.05)) * (1 if side == "BUY" else -1)
+                    # fills walk the victim's book a little further from the extreme; an
+                    # outer-third thief's fills are drawn over the whole outer third already
+                    walk = 0.0 if variant == "outer_third" else 0.05
+                    drift = span * float(rng.uniform(0.0, walk)) * (1 if side == "BUY" else -1)
                     when = acct.moment_in(bar, after=first_at)
                     acct.add(when, symbol, side, price + drift, value * share / price, victim)
 
@@ -270,8 +283,72 @@ def _normal_symbol(
                 side = "BUY" if rng.uniform() < 0.5 else "SELL"
                 acct.add(acct.moment_in(bar), symbol, side, price, _quantity(rng, price, 200, 40_000), None)
                 made += 1
+    elif variant == "market_maker":
+        _market_maker(acct, symbol, bars, budget)
+    elif variant == "swing":
+        _swing(acct, symbol, bars, budget)
+    elif variant == "victim":
+        _victim(acct, symbol, bars, budget)
     else:
         raise ValueError(f"unknown normal variant {variant!r}")
+
+
+def _market_maker(acct: _AccountBuilder, symbol: str, bars: Sequence[Kline], budget: int) -> None:
+    """Quotes both sides of the same bar around its middle, in busy and quiet bars alike: a buy a
+    little below the bar's middle and a sell a little above, both filled, bar after bar."""
+    rng = acct.rng
+    n = len(bars)
+    weights = np.array([b.amplitude for b in bars]) + float(np.median([b.amplitude for b in bars])) + 1e-6
+    weights = weights / weights.sum()
+    made = 0
+    while made < budget:
+        bar = bars[int(rng.choice(n, p=weights))]
+        middle, span = (bar.high + bar.low) / 2, bar.high - bar.low
+        half = float(rng.uniform(*MAKER_HALF_SPREAD))
+        value = _quantity(rng, 1, 500, 20_000)
+        for side, sign in (("BUY", -1), ("SELL", 1)):
+            price = middle + sign * span * half * float(rng.uniform(0.6, 1.0))
+            acct.add(acct.moment_in(bar), symbol, side, price, value / price, _counterparty(rng))
+        made += 2
+
+
+def _swing(acct: _AccountBuilder, symbol: str, bars: Sequence[Kline], budget: int) -> None:
+    """Buys dips and sells rallies across bars: a buy near the low of a stretch's lowest bar, the
+    sell near the high of a later stretch's highest bar (never the same bar)."""
+    rng = acct.rng
+    n = len(bars)
+    for _ in range(max(1, budget // 2)):
+        i0 = int(rng.integers(0, n - 2))
+        length = int(rng.integers(2, max(3, min(36, n - i0))))
+        stretch = range(i0, min(n - 1, i0 + length))
+        i = min(stretch, key=lambda k: bars[k].low)
+        later = range(i + 1, min(n, i + 1 + int(rng.integers(2, 48))))
+        j = max(later, key=lambda k: bars[k].high)
+        dip, rally = bars[i], bars[j]
+        buy = dip.low + (dip.high - dip.low) * float(rng.uniform(0.0, 0.3))
+        sell = rally.high - (rally.high - rally.low) * float(rng.uniform(0.0, 0.3))
+        value = _quantity(rng, 1, 200, 30_000)
+        acct.add(acct.moment_in(dip), symbol, "BUY", buy, value / buy, _counterparty(rng))
+        acct.add(acct.moment_in(rally), symbol, "SELL", sell, value / buy, _counterparty(rng))
+
+
+def _victim(acct: _AccountBuilder, symbol: str, bars: Sequence[Kline], budget: int) -> None:
+    """Loses on the day's widest bars, the mirror of a thief: buys near a bar's high and sells
+    near its low in the same bar (a thief's victim, or a panicking customer). Never a thief."""
+    rng = acct.rng
+    candidates = _widest_bars(bars, 10)
+    chosen = rng.choice(candidates, size=min(len(candidates), max(1, budget // 2)), replace=False)
+    for index in chosen:
+        bar = bars[int(index)]
+        span = bar.high - bar.low
+        buy = bar.high - span * float(rng.uniform(0.0, OUTER_THIRD))
+        sell = bar.low + span * float(rng.uniform(0.0, OUTER_THIRD))
+        value = _quantity(rng, 1, 200, 40_000)
+        first = acct.moment_in(bar)
+        for side, price in (
+            (("BUY", buy), ("SELL", sell)) if rng.uniform() < 0.6 else (("SELL", sell), ("BUY", buy))
+        ):
+            acct.add(acct.moment_in(bar, after=first), symbol, side, price, value / buy, _counterparty(rng))
 
 
 _NORMAL_BUDGET: dict[str, Callable[[np.random.Generator], int]] = {
@@ -280,6 +357,9 @@ _NORMAL_BUDGET: dict[str, Callable[[np.random.Generator], int]] = {
     "scalper": lambda rng: int(rng.integers(10, 41)),
     "dca": lambda rng: int(rng.integers(3, 25)),
     "volatile_bars": lambda rng: int(rng.integers(4, 21)),
+    "market_maker": lambda rng: int(rng.integers(6, 41)),
+    "swing": lambda rng: int(rng.integers(2, 21)),
+    "victim": lambda rng: int(rng.integers(4, 17)),
 }
 
 

@@ -1,15 +1,22 @@
-"""The one chart renderer (contract 5, render version `chart-v1`).
+"""The one chart renderer (contract 5, render version `chart-v2`).
 
 Training renders its images through this module and the scoring function renders what it sends
 to the endpoint through it too, so the model sees at serving time exactly what it learnt from.
 
-The image of one symbol: x = index of each trade's 5-minute bar among the window's bars (gaps in
-trading hours do not show), limits [-0.5, n_bars - 0.5]; y = price, limits = lowest low and
-highest high of the bars (and of the trades, should one print off-market). The plot area is
-inset by a dot's radius plus a pixel, so a dot on any limit is drawn whole, never clipped. The
-bars themselves, axes, ticks and frame are not drawn. Buys are red dots, sells green, the same
-size, without antialiasing, so every pixel is white, red or green. 250 x 150 px RGB PNG; the same
-input gives the same bytes.
+The image of one symbol, 250 x 150 px RGB PNG, two panels sharing one x axis: x = index of each
+trade's 5-minute bar among the window's bars (gaps in trading hours do not show), limits
+[-0.5, n_bars - 0.5].
+- Upper panel (rows 0-97, the price panel): y = price, limits = lowest low and highest high of
+  the bars (and of the trades, should one print off-market).
+- A light-grey rule (rows 98-99).
+- Lower panel (rows 100-149, the place-in-bar panel): y = the trade's position inside its own
+  bar's range, (price - low) / (high - low) on [0, 1], the bar's low at the bottom; a print
+  outside its bar's range sits on the nearer limit, a trade in a flat bar in the middle.
+So a thief's round trip in one bar is a red dot at the bottom and a green one at the top of one
+column of the lower panel. Each panel is inset by a dot's radius plus a pixel, so a dot on any
+limit is drawn whole, never clipped. The bars themselves, axes, ticks and frame are not drawn.
+Buys are red dots, sells green, the same size, without antialiasing, so every pixel is white,
+red, green or the rule's grey. The same input gives the same bytes.
 
 A change to any of this is a new RENDER_VERSION.
 """
@@ -24,16 +31,21 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from PIL import Image
 
 from scoring.market import BAR_SECONDS, BarLike, Trade, bar_open_time
 
-RENDER_VERSION = "chart-v1"
+RENDER_VERSION = "chart-v2"
 WIDTH_PX = 250
 HEIGHT_PX = 150
 DPI = 100
 DOT_DIAMETER_PX = 5
-MARGIN_PX = DOT_DIAMETER_PX // 2 + 1  # the plot area's inset: a dot on a limit stays whole
+MARGIN_PX = DOT_DIAMETER_PX // 2 + 1  # each panel's inset: a dot on a limit stays whole
+PRICE_PANEL_PX = 98  # rows of the upper (price) panel: about two thirds of the height
+RULE_PX = 2
+PLACE_PANEL_PX = HEIGHT_PX - PRICE_PANEL_PX - RULE_PX  # rows of the lower (place-in-bar) panel
+RULE_RGB = (200, 200, 200)
 BUY_RGB = (255, 0, 0)
 SELL_RGB = (0, 160, 0)
 BACKGROUND_RGB = (255, 255, 255)
@@ -71,6 +83,8 @@ class ChartPoints:
     sell_y: np.ndarray
     xlim: tuple[float, float]
     ylim: tuple[float, float]
+    buy_place: np.ndarray  # position inside the trade's own bar's range, 0 = low, 1 = high
+    sell_place: np.ndarray
 
 
 def chart_points(bars: Sequence[BarLike], trades: Sequence[Trade]) -> ChartPoints:
@@ -103,6 +117,14 @@ def chart_points(bars: Sequence[BarLike], trades: Sequence[Trade]) -> ChartPoint
     def ys(group: Sequence[Trade]) -> np.ndarray:
         return np.array([t.price for t in group], dtype=float)
 
+    def places(group: Sequence[Trade]) -> np.ndarray:
+        out = np.full(len(group), 0.5)
+        for k, t in enumerate(group):
+            bar = bars[index_of[bar_open_time(t.traded_at)]]
+            if bar.high > bar.low:
+                out[k] = min(1.0, max(0.0, (t.price - bar.low) / (bar.high - bar.low)))
+        return out
+
     return ChartPoints(
         buy_x=xs(buys),
         buy_y=ys(buys),
@@ -110,6 +132,8 @@ def chart_points(bars: Sequence[BarLike], trades: Sequence[Trade]) -> ChartPoint
         sell_y=ys(sells),
         xlim=(-0.5, len(bars) - 0.5),
         ylim=(float(low), float(high)),
+        buy_place=places(buys),
+        sell_place=places(sells),
     )
 
 
@@ -119,29 +143,71 @@ class _Canvas:
     def __init__(self) -> None:
         self.figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
         self.canvas = FigureCanvasAgg(self.figure)
-        inset_x, inset_y = MARGIN_PX / WIDTH_PX, MARGIN_PX / HEIGHT_PX
-        self.axes = self.figure.add_axes((inset_x, inset_y, 1 - 2 * inset_x, 1 - 2 * inset_y))
-        self.axes.set_axis_off()
-        self.buys, self.sells = (
-            self.axes.plot([], [], color=np.array(rgb) / 255, **DOT_STYLE)[0] for rgb in (BUY_RGB, SELL_RGB)
+        # Panels as (first row from the bottom, rows), insets in figure fractions.
+        self.axes = self._panel(PLACE_PANEL_PX + RULE_PX, PRICE_PANEL_PX)
+        self.place_axes = self._panel(0, PLACE_PANEL_PX)
+        self.place_axes.set_ylim(0.0, 1.0)
+        rule_bottom = PLACE_PANEL_PX / HEIGHT_PX
+        self.figure.patches.append(
+            Rectangle(
+                (0.0, rule_bottom),
+                1.0,
+                RULE_PX / HEIGHT_PX,
+                transform=self.figure.transFigure,
+                facecolor=np.array(RULE_RGB) / 255,
+                edgecolor="none",
+                linewidth=0,
+                antialiased=False,
+            )
         )
-        for dots in (self.buys, self.sells):
-            dots.set_clip_on(False)
+        self.buys, self.sells = self._dots(self.axes)
+        self.buy_places, self.sell_places = self._dots(self.place_axes)
         # Everything but the dots is fixed: draw it once, then per image restore it and draw the
         # dots alone (blitting), which costs a third of a full figure draw.
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.figure.bbox)
         self.lock = threading.Lock()
 
+    def _panel(self, bottom_px: int, rows: int) -> Any:
+        inset_x = MARGIN_PX / WIDTH_PX
+        axes = self.figure.add_axes(
+            (
+                inset_x,
+                (bottom_px + MARGIN_PX) / HEIGHT_PX,
+                1 - 2 * inset_x,
+                (rows - 2 * MARGIN_PX) / HEIGHT_PX,
+            )
+        )
+        axes.set_axis_off()
+        return axes
+
+    @staticmethod
+    def _dots(axes: Any) -> list[Any]:
+        lines = [axes.plot([], [], color=np.array(rgb) / 255, **DOT_STYLE)[0] for rgb in (BUY_RGB, SELL_RGB)]
+        for dots in lines:
+            dots.set_clip_on(False)
+        return lines
+
+    def set_points(self, points: ChartPoints) -> None:
+        self.buys.set_data(points.buy_x, points.buy_y)
+        self.sells.set_data(points.sell_x, points.sell_y)
+        self.buy_places.set_data(points.buy_x, points.buy_place)
+        self.sell_places.set_data(points.sell_x, points.sell_place)
+        self.axes.set_xlim(*points.xlim)
+        self.axes.set_ylim(*points.ylim)
+        self.place_axes.set_xlim(*points.xlim)
+
     def draw(self, points: ChartPoints) -> np.ndarray:
         with self.lock:
-            self.buys.set_data(points.buy_x, points.buy_y)
-            self.sells.set_data(points.sell_x, points.sell_y)
-            self.axes.set_xlim(*points.xlim)
-            self.axes.set_ylim(*points.ylim)
+            self.set_points(points)
             self.canvas.restore_region(self.background)
-            self.axes.draw_artist(self.buys)
-            self.axes.draw_artist(self.sells)
+            for axes, dots in (
+                (self.axes, self.buys),
+                (self.axes, self.sells),
+                (self.place_axes, self.buy_places),
+                (self.place_axes, self.sell_places),
+            ):
+                axes.draw_artist(dots)
             rgba = np.asarray(self.canvas.buffer_rgba())
             return np.ascontiguousarray(rgba[:, :, :3])
 
@@ -157,7 +223,7 @@ def _shared_canvas() -> _Canvas:
 
 
 def render_chart_pixels(bars: Sequence[BarLike], trades: Sequence[Trade]) -> np.ndarray:
-    """The chart as an (150, 250, 3) uint8 RGB array: the pixels the PNG holds."""
+    """The chart as a (150, 250, 3) uint8 RGB array: the pixels the PNG holds."""
     return _shared_canvas().draw(chart_points(bars, trades))
 
 
@@ -183,7 +249,11 @@ __all__ = [
     "BAR_SECONDS",
     "BUY_RGB",
     "HEIGHT_PX",
+    "PLACE_PANEL_PX",
+    "PRICE_PANEL_PX",
     "RENDER_VERSION",
+    "RULE_PX",
+    "RULE_RGB",
     "SELL_RGB",
     "WIDTH_PX",
     "ChartInputError",

@@ -46,6 +46,7 @@ CLASS_ORDER = ("hacker", "normal")
 HACKER_CLASS_INDEX = CLASS_ORDER.index("hacker")
 
 DETECTOR = "chart-classifier"
+FUSED_DETECTOR = "chart+round-trip"  # an endpoint whose artifact also carries the round-trip model
 DEFAULT_RISK_THRESHOLD = 0.90
 DEFAULT_WINDOW_HOURS = 24
 # Not in the design's contract 7 list: an optional addition (a warm function's klines memory).

@@ -10,13 +10,16 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping, Optional, Protocol, Sequence
+from typing import Callable, Mapping, Optional, Protocol, Sequence, cast
 
 from scoring.chart import RENDER_VERSION, MissingBarError, render_chart
+from scoring.contracts import DETECTOR
+from scoring.endpoint import EndpointScore
 from scoring.errors import MissingMarketData
 from scoring.fanout import fan_out
-from scoring.market import BarLike, Trade
+from scoring.market import BarLike, Kline, Trade
 from scoring.risk import RiskFlag
+from scoring.round_trip import FEATURE_NAMES, round_trip_features
 
 
 class TradeSource(Protocol):
@@ -33,6 +36,15 @@ class Predictor(Protocol):
     endpoint_name: str
 
     def hacker_probability(self, png: bytes) -> float: ...
+
+
+class FusingPredictor(Predictor, Protocol):
+    """An endpoint that may take the round-trip features beside the image (contract 6's variant)."""
+
+    fuses: bool
+    detector: str
+
+    def score(self, png: bytes, round_trip: Mapping[str, float]) -> EndpointScore: ...
 
 
 class FlagRecorder(Protocol):
@@ -118,13 +130,27 @@ def score_withdrawal(
     symbols = sorted(by_symbol)
     with watch.stage("query"):
         bars = fan_out(lambda symbol: klines.bars_in_window(symbol, window_start, window_end), symbols)
-    images = {
+    charted = {
         symbol: _chart(symbol, by_symbol[symbol], symbol_bars, klines, window_start, window_end, watch)
         for symbol, symbol_bars in zip(symbols, bars)
     }
+    images = {symbol: png for symbol, (png, _) in charted.items()}
+    fuses = bool(getattr(predictor, "fuses", False))
     with watch.stage("endpoint"):
-        probabilities = fan_out(predictor.hacker_probability, [images[symbol] for symbol in symbols])
-    symbol_scores = dict(zip(symbols, probabilities))
+        if fuses:
+            fusing = cast(FusingPredictor, predictor)
+            answers = fan_out(
+                lambda symbol: fusing.score(
+                    images[symbol], _round_trip(charted[symbol][1], by_symbol[symbol])
+                ),
+                symbols,
+            )
+        else:
+            answers = [
+                EndpointScore(p) for p in fan_out(predictor.hacker_probability, [images[s] for s in symbols])
+            ]
+    symbol_scores = {symbol: answer.probability for symbol, answer in zip(symbols, answers)}
+    components = {s: dict(a.components) for s, a in zip(symbols, answers) if a.components is not None}
     score = max(symbol_scores.values())
 
     verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores)
@@ -148,6 +174,8 @@ def score_withdrawal(
             counterparties=tuple(
                 sorted({t.counterparty_user_id for t in account_trades if t.counterparty_user_id})
             ),
+            detector=str(getattr(predictor, "detector", DETECTOR)),
+            components=components or None,
         )
         with watch.stage("write"):
             written = recorder.record(flag, images)
@@ -164,9 +192,10 @@ def _chart(
     window_start: datetime,
     window_end: datetime,
     watch: _Stopwatch,
-) -> bytes:
-    """One symbol's chart. Bars from a cache that lack a traded bar are read again from the table
-    before the market data is called missing: only the table can say a kline is not there."""
+) -> tuple[bytes, Sequence[BarLike]]:
+    """One symbol's chart and the bars it was drawn from. Bars from a cache that lack a traded bar
+    are read again from the table before the market data is called missing: only the table can
+    say a kline is not there."""
     problem = ""
     for fresh in (False, True):
         if fresh:
@@ -180,10 +209,18 @@ def _chart(
             continue
         with watch.stage("render"):
             try:
-                return render_chart(bars, symbol_trades)
+                return render_chart(bars, symbol_trades), bars
             except MissingBarError as error:
                 problem = str(error)
     raise MissingMarketData(problem)
+
+
+def _round_trip(bars: Sequence[BarLike], trades: Sequence[Trade]) -> dict[str, float]:
+    """The symbol's round-trip features by name; a bar read for charting lends its range."""
+    full = [
+        b if isinstance(b, Kline) else Kline(b.symbol, b.open_time, b.low, b.high, b.low, b.low) for b in bars
+    ]
+    return dict(zip(FEATURE_NAMES, round_trip_features(full, trades)))
 
 
 def trades_by_symbol(trades: Sequence[Trade]) -> dict[str, list[Trade]]:

@@ -67,7 +67,9 @@ def collaborators() -> Collaborators:
     return Collaborators(
         trades=TradesTable(dynamodb, settings.trades_table),
         klines=CachedKlines(table, max_age_seconds=cache_seconds) if cache_seconds else table,
-        predictor=SageMakerPredictor(client("sagemaker-runtime"), settings.endpoint_name),
+        predictor=SageMakerPredictor(
+            client("sagemaker-runtime"), settings.endpoint_name, settings.endpoint_fuses
+        ),
         recorder=RiskRecorder(
             dynamodb=dynamodb,
             s3=client("s3"),

@@ -37,6 +37,9 @@ class RiskFlag:
     asset: Optional[str] = None
     message_id: Optional[str] = None
     counterparties: tuple[str, ...] = field(default_factory=tuple)
+    detector: str = DETECTOR
+    # symbol -> each model's own P(hacker), when the endpoint fuses ({"chart": p, "round_trip": p})
+    components: Optional[Mapping[str, Mapping[str, float]]] = None
 
     @property
     def event_key(self) -> str:
@@ -72,7 +75,7 @@ def risk_item(flag: RiskFlag, evidence: list[str]) -> dict[str, Any]:
         "endpoint": flag.endpoint,
         "render_version": flag.render_version,
         "evidence": evidence,
-        "detector": DETECTOR,
+        "detector": flag.detector,
         "day": flag.day,
         "status": "open",
     }
@@ -81,6 +84,12 @@ def risk_item(flag: RiskFlag, evidence: list[str]) -> dict[str, Any]:
         "asset": flag.asset,
         "sqs_message_id": flag.message_id,
         "counterparties": sorted(flag.counterparties) or None,
+        "components": {
+            symbol: {name: _number(p) for name, p in sorted(parts.items())}
+            for symbol, parts in sorted(flag.components.items())
+        }
+        if flag.components
+        else None,
     }
     item.update({name: value for name, value in optional.items() if value is not None})
     return item

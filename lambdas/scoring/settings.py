@@ -31,6 +31,9 @@ class Settings(BaseModel):
     klines_cache_seconds: float = Field(
         alias="KLINES_CACHE_SECONDS", default=DEFAULT_KLINES_CACHE_SECONDS, ge=0.0, le=3600.0
     )
+    # The deployed artifact also carries the round-trip model: send contract 6's JSON variant
+    # (image and round-trip features) and record both parts. An optional addition to contract 7.
+    endpoint_fuses: bool = Field(alias="ENDPOINT_FUSES", default=False)
 
     @classmethod
     def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:

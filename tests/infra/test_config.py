@@ -29,6 +29,7 @@ def test_defaults_are_the_design_cards() -> None:
         and config(**EXISTING, klines_cache_seconds="0").klines_cache_seconds == 0
     )
     assert c.model is None and c.endpoint_name == "chart-classifier"
+    assert c.endpoint_fuses is False and config(**EXISTING, endpoint_fuses="true").endpoint_fuses is True
     assert c.layer_zips["plotting"].parts[-2:] == ("python3.9", "plotting.zip")
 
 
@@ -63,6 +64,7 @@ def test_deploying_from_a_model_reads_its_artifact_and_image() -> None:
         ({**EXISTING, "klines_cache_seconds": "-5"}, "klines_cache_seconds"),
         ({**EXISTING, "klines_cache_seconds": "7200"}, "klines_cache_seconds"),
         ({**EXISTING, "analysts_role_arn": "risk-analysts"}, "analysts_role_arn"),
+        ({**EXISTING, "endpoint_fuses": "yes"}, "endpoint_fuses"),
         ({**EXISTING, "max_concurrency": "1"}, "max_concurrency"),
         ({"model_data_url": "models/model.tar.gz", "image_uri": MODEL["image_uri"]}, "model_data_url"),
         ({"model_data_url": MODEL["model_data_url"]}, "image_uri"),

@@ -158,6 +158,7 @@ def test_function_environment_is_contract_7(default_synth: Synth) -> None:
         "RISK_THRESHOLD": "0.90",
         "WINDOW_HOURS": "24",
         "KLINES_CACHE_SECONDS": "600",
+        "ENDPOINT_FUSES": "false",
         "POWERTOOLS_SERVICE_NAME": "chartguard-scoring",
         "POWERTOOLS_METRICS_NAMESPACE": "Chartguard",
         "MPLCONFIGDIR": "/tmp",

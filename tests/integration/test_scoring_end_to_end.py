@@ -149,7 +149,7 @@ def test_risk_record_and_evidence_follow_contract_4(loaded, endpoint, accounts, 
     assert float(record["threshold"]) == 0.9 and 0.9 < float(record["score"]) <= 1.0
     assert set(record["symbol_scores"]) == set(thief.symbols)
     assert float(record["score"]) == max(float(v) for v in record["symbol_scores"].values())
-    assert record["trade_count"] == len(thief.trades) and record["render_version"] == "chart-v1"
+    assert record["trade_count"] == len(thief.trades) and record["render_version"] == "chart-v2"
     assert record["endpoint"] == FUNCTION_ENV["ENDPOINT_NAME"]
     assert record["window_start"] == "2026-11-19T13:37:00.000Z" and record["window_end"] == format_utc(
         WINDOW_END
@@ -243,3 +243,25 @@ def test_endpoint_throttling_is_retried_then_redelivered_and_nothing_is_half_wri
     time.sleep(1.1)
     drain(loaded)
     assert [r["withdrawal_id"] for r in risk_records(loaded)] == ["w-throttled"]
+
+
+def test_a_fusing_endpoint_scores_image_and_round_trip_and_the_record_keeps_both(
+    loaded, endpoint, accounts, model_dir, monkeypatch
+):
+    from scoring.settings import get_settings
+
+    if not json.loads((model_dir / "metadata.json").read_text()).get("round_trip"):
+        pytest.skip(f"{model_dir} carries no round-trip model")
+    monkeypatch.setenv("ENDPOINT_FUSES", "true")
+    get_settings.cache_clear()
+    handler.collaborators.cache_clear()
+    thief = next(a for a in accounts if a.label == "hacker" and a.variant == "classic")
+    send(loaded, withdrawal(thief.user_id, "w-fused"))
+    drain(loaded)
+    (record,) = risk_records(loaded)
+    assert record["detector"] == "chart+round-trip"
+    assert set(record["components"]) == set(record["symbol_scores"]) == set(thief.symbols)
+    for symbol, parts in record["components"].items():
+        assert set(parts) == {"chart", "round_trip"}
+        mean = (float(parts["chart"]) + float(parts["round_trip"])) / 2
+        assert float(record["symbol_scores"][symbol]) == pytest.approx(mean, abs=1e-9)

@@ -57,16 +57,16 @@ def test_the_profiles_recipes_literally(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     assert config_of() == config_of("--profile", "default")  # without --profile: the default recipe
     assert config_of() == TrainConfig(
-        architecture="resnet18_narrow",
-        max_epochs=10,
-        min_epochs=10,
-        patience=4,
+        architecture="small_cnn",
+        max_epochs=4,
+        min_epochs=4,
+        patience=2,
         learning_rate=3e-3,
-        height=40,
+        height=76,
         width=250,
         flip_time=True,
         roll_time=True,
-        precision="auto",
+        precision="fp32",
         hacker_weight=3.0,
         seed=DEFAULT_SEED,
         threads=PROFILES["default"]["threads"],
@@ -78,7 +78,7 @@ def test_the_profiles_recipes_literally(monkeypatch):
         min_epochs=0,
         patience=2,
         learning_rate=3e-3,
-        height=40,
+        height=76,
         width=250,
         flip_time=True,
         roll_time=True,
@@ -95,7 +95,7 @@ def test_the_profiles_recipes_literally(monkeypatch):
         "small_cnn",
         2,
     )
-    assert flagged.precision == "auto" and flagged.hacker_weight == 3.0
+    assert flagged.precision == "fp32" and flagged.hacker_weight == 3.0
 
 
 def test_dataset_on_bars_from_csv_files(tmp_path, capsys):

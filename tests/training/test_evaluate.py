@@ -52,77 +52,71 @@ def test_per_variant_reports_recall_for_thieves_and_fpr_for_normals():
     assert rates["normal/y"] == {"n": 2, "fpr": 0.5, "flagged": 1}
 
 
-def _results(hacker_weight: float) -> dict:
+def _results(fuses: bool = True) -> dict:
     from scoring.contracts import DEFAULT_RISK_THRESHOLD
-    from training.evaluate import TARGETS
+    from training.evaluate import TARGETS, evaluate_scores
 
-    y = np.array([True] * 4 + [False] * 4)
-    p = np.array([0.99, 0.95, 0.8, 0.3, 0.4, 0.2, 0.1, 0.05])  # at 0.90: 2 of 4 caught, no false alarm
-    metrics = binary_metrics(y, p)
-    variants = per_variant(["hacker"] * 4 + ["normal"] * 4, ["x"] * 4 + ["y"] * 4, p)
+    # 4 thieves, 4 ordinary accounts (2 of them victims), one chart each
+    records = [
+        {"user_id": f"u{i}", "label": label, "variant": variant}
+        for i, (label, variant) in enumerate(
+            [("hacker", "classic")] * 4 + [("normal", "dca")] * 2 + [("normal", "victim")] * 2
+        )
+    ]
+    perfect = np.array([0.99, 0.95, 0.93, 0.91, 0.4, 0.2, 0.1, 0.05])
+    flawed = np.array([0.99, 0.95, 0.8, 0.3, 0.4, 0.2, 0.95, 0.05])  # 2 thieves missed, a victim flagged
+    models = {"decision": evaluate_scores(records, perfect), "image_model": evaluate_scores(records, flawed)}
+    if fuses:
+        models["round_trip_model"] = evaluate_scores(records, perfect)
+    models["round_trip_histgb"] = evaluate_scores(records, perfect)
+    models["dot_count_only"] = evaluate_scores(records, flawed)
+    one_set = {"seed": 2, "dir": "x", "images": 8, "accounts": 8, "models": models}
     return {
         "model": {
             "architecture": "small_cnn",
             "parameters": 1,
             "profile": "quick",
             "seed": 1,
-            "render_version": "chart-v1",
-            "input": {"width": 250, "height": 40, "resize": "box"},
-            "hacker_weight": hacker_weight,
+            "render_version": "chart-v2",
+            "input": {"width": 250, "height": 76, "resize": "box"},
+            "digest": {"sha256": "ab" * 32},
+            "hacker_weight": 3.0,
         },
-        "training": {"total_seconds": 60.0},
-        "heldout": {"seed": 2, "images": 8, "accounts": 8},
+        "training": {"train_seconds": 60.0, "epochs_run": 2, "threads": 1},
         "threshold": DEFAULT_RISK_THRESHOLD,
         "targets": TARGETS,
+        "fuses": fuses,
+        "sets": {"simulator": one_set, "second_market": one_set},
         "latency_batch1": {"p50_ms": 1.0, "p99_ms": 2.0},
-        "image_model": {
-            "chart": metrics,
-            "account": metrics,
-            "chart_per_variant": variants,
-            "account_per_variant": variants,
-        },
-        "baselines": {
-            "round_trip_features_gradient_boosting": {
-                "chart": metrics,
-                "account": metrics,
-                "chart_per_variant": variants,
-            },
-            "round_trip_features_logistic_regression": {"chart": metrics},
-            "dot_count_only": {"chart": metrics},
-        },
     }
 
 
-def test_report_gives_accuracy_at_argmax_and_at_the_threshold_and_says_how_the_loss_was_weighted():
+def test_victims_flag_rate_counts_the_victim_accounts_flagged():
+    from training.evaluate import evaluate_scores
+
+    results = _results()
+    victims = results["sets"]["simulator"]["models"]["image_model"]["victims"]
+    assert victims == {"n": 2, "flagged": 1, "rate": 0.5}
+    assert (
+        evaluate_scores([{"user_id": "a", "label": "normal", "variant": "dca"}], np.array([0.99]))["victims"][
+            "n"
+        ]
+        == 0
+    )
+
+
+def test_report_reads_the_decisions_targets_per_account_and_chart_on_both_sets_beside_every_model():
     from training.evaluate import render_report
 
-    weighted = render_report(_results(3.0))
-    # argmax: 7 of 8 right (only the thief at 0.3 missed); at 0.90: 6 of 8 (the one at 0.8 too)
-    assert "| accuracy (argmax) | >= 99.5% | 87.50% |" in weighted
-    assert (
-        "threshold instead of argmax) | >= 99.5% | 75.00% | 40.93%-92.85% | **not met** at 0.90 |" in weighted
-    )
-    assert "Loss weight of the hacker class in training: 3 (normal 1)." in weighted
-    assert "a missed thief costing 3 false alarms" in weighted
-    plain = render_report(_results(1.0))
-    assert "Loss weight of the hacker class in training: 1 (normal 1)." in plain
-    assert "false alarms (the hacker class weighted" not in plain
-
-
-def test_report_says_the_features_win_when_they_make_far_fewer_errors_at_the_threshold():
-    from training.evaluate import interpretation
-
-    results = _results(1.0)
-    assert "The picture matches the round-trip features" in "\n".join(interpretation(results))
-    y = np.array([True] * 4 + [False] * 4)
-    better = binary_metrics(y, np.array([0.99, 0.95, 0.93, 0.3, 0.4, 0.2, 0.1, 0.05]))  # 1 wrong, not 2
-    results["baselines"]["round_trip_features_gradient_boosting"]["chart"] = better
-    assert "beat the picture on this data (1 wrong at 0.90 against 2)" in "\n".join(interpretation(results))
-    ranked_better = dict(results["image_model"]["chart"], roc_auc=0.5)  # wins on AUC, not on errors
-    results["baselines"]["round_trip_features_gradient_boosting"]["chart"] = results["image_model"]["chart"]
-    results["image_model"]["chart"] = ranked_better
-    said = "\n".join(interpretation(results))
-    assert "beat the picture on this data. They read" in said and "wrong at 0.90" not in said
+    report = render_report(_results())
+    assert "## Targets on the simulator's held-out set" in report
+    assert "## Targets on the second market's held-out set" in report
+    # the decision: 4 of 4 thieves, no false alarm, no victim flagged; 4 accounts per class
+    assert "| recall at 0.90 | >= 99.9% | 100.00% (51.01%-100.00%) | met |" in report
+    assert "| victims flagged (bought high, sold low) | <= 0.1% | 0.00% (0.00%-65.76%) of 2 | met |" in report
+    assert "| chart-v2 image model alone | 50.00% (15.00%-85.00%) |" in report
+    assert "mean of the image model's and the round-trip model's" in report
+    assert "image model alone" in render_report(_results(fuses=False))
 
 
 def test_wilson_interval_matches_known_values():
@@ -148,7 +142,7 @@ def test_evaluation_refuses_a_model_or_a_held_out_set_of_another_render_version(
     (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v0"}))
     with pytest.raises(ValueError, match="trained on chart-v0 charts"):
         run_evaluation(model, tmp_path / "report", work_dir=tmp_path, images_per_class=2)
-    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v1"}))
+    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v2"}))
     held = tmp_path / "heldout-7000001-2"
     held.mkdir()
     (held / "manifest.json").write_text(json.dumps({"render_version": "chart-v0"}))

@@ -15,14 +15,17 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from scoring.chart import render_chart  # noqa: E402
+from scoring.round_trip import FEATURE_NAMES, round_trip_features  # noqa: E402
 from training import pipeline  # noqa: E402
-from training.artifact import SERVING_SOURCE, pack_model, read_metadata  # noqa: E402
+from training.artifact import SERVING_SOURCE, digest_files, pack_model, read_metadata  # noqa: E402
 from training.market_data import synthetic_klines  # noqa: E402
 from training.serving.inference import preprocess  # noqa: E402
 from training.simulate import account_charts, simulate_accounts  # noqa: E402
 
 ALLOWED_IMPORTS = {
     "__future__",
+    "base64",
+    "binascii",
     "io",
     "json",
     "os",
@@ -103,14 +106,69 @@ def test_serving_module_imports_only_the_allowed_packages():
 
 def test_artifact_holds_model_metadata_and_verbatim_code(tiny_model):
     meta = read_metadata(tiny_model)
-    assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v1"
+    assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v2"
     assert meta["input"]["height"] == 39 and meta["architecture"] == "small_cnn"
     assert meta["training"]["precision"] == "bf16" and meta["config"]["hacker_weight"] == 2.0
     assert (tiny_model / "code" / "inference.py").read_text() == SERVING_SOURCE.read_text()
     assert "onnxruntime" in (tiny_model / "code" / "requirements.txt").read_text()
     with tarfile.open(tiny_model / "model.tar.gz") as archive:
         names = set(archive.getnames())
-    assert {"model.onnx", "metadata.json", "code/inference.py", "code/requirements.txt"} <= names
+    assert {
+        "model.onnx",
+        "round_trip.onnx",
+        "metadata.json",
+        "code/inference.py",
+        "code/requirements.txt",
+    } <= names
+    assert meta["detector"] == "chart+round-trip" and meta["round_trip"]["feature_names"] == list(
+        FEATURE_NAMES
+    )
+    assert meta["digest"] == digest_files(tiny_model) and len(meta["digest"]["sha256"]) == 64
+
+
+def _json_request(png, features):
+    import base64
+
+    body = {"image": base64.b64encode(png).decode("ascii"), "round_trip": features}
+    return json.dumps(body).encode()
+
+
+def _chart_inputs():
+    from datetime import datetime, timedelta, timezone
+
+    end = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    klines = synthetic_klines(["BTC-USD"], end, 2, seed=1)
+    account = simulate_accounts(klines, 1, 0, seed=1, window_end=end - timedelta(hours=3))[0]
+    _, bars, trades = account_charts(account, klines)[0]
+    return bars, trades
+
+
+def test_json_variant_answers_the_fused_probability_and_both_parts(tiny_model):
+    bars, trades = _chart_inputs()
+    png = render_chart(bars, trades)
+    features = dict(zip(FEATURE_NAMES, round_trip_features(bars, trades)))
+    module = _load_shipped_module(tiny_model)
+    model = module.model_fn(str(tiny_model))
+    body = module.output_fn(
+        module.predict_fn(module.input_fn(_json_request(png, features), "application/json"), model)
+    )
+    answer = json.loads(body)
+    p_chart, p_round_trip = answer["components"]["chart"], answer["components"]["round_trip"]
+    assert answer["probabilities"][0] == pytest.approx((p_chart + p_round_trip) / 2)
+    assert sum(answer["probabilities"]) == pytest.approx(1.0)
+    # a bare PNG is still answered by the image model alone, the same number as the chart part
+    alone = json.loads(module.output_fn(module.predict_fn(module.input_fn(png, "image/png"), model)))
+    assert alone[0] == pytest.approx(p_chart)
+    # the round-trip part is the exported gradient boosting's own probability
+    from training.dataset import load_records
+    from training.round_trip_model import fit_round_trip_model
+
+    dataset = tiny_model.parent / read_metadata(tiny_model)["dataset"]["dir"]
+    sklearn_model = fit_round_trip_model(load_records(dataset, "train"), read_metadata(tiny_model)["seed"])
+    vector = np.array([[features[n] for n in FEATURE_NAMES]], dtype=np.float32)
+    assert sklearn_model.predict_proba(vector)[0, 0] == pytest.approx(p_round_trip, abs=1e-5)
+    with pytest.raises(ValueError, match="lacks the feature"):
+        module.predict_fn(module.input_fn(_json_request(png, {"n_trades": 3}), "application/json"), model)
 
 
 def test_ensure_model_is_cached(tiny_model):
@@ -156,8 +214,12 @@ def test_onnx_matches_the_trained_network_on_the_training_preprocessing(tiny_mod
 
 def test_other_content_types_and_bad_bodies_are_rejected(tiny_model):
     module = _load_shipped_module(tiny_model)
-    with pytest.raises(module.UnsupportedFormatError, match="image/png"):
+    with pytest.raises(module.UnsupportedFormatError, match="image/png or application/json"):
+        module.input_fn(b"a,b", "text/csv")
+    with pytest.raises(ValueError, match="needs"):
         module.input_fn(b"{}", "application/json")
+    with pytest.raises(ValueError, match="not JSON"):
+        module.input_fn(b"{", "application/json")
     with pytest.raises(ValueError, match="not a readable PNG"):
         module.input_fn(b"not an image", "image/png")
     with pytest.raises(ValueError, match="non-empty"):
@@ -211,3 +273,14 @@ def test_a_profiles_threads_come_from_the_environment_first(monkeypatch):
     assert pipeline.profile_threads("quick") == 1  # the quick profile names none
     monkeypatch.setenv("CHARTGUARD_TORCH_THREADS", "3")
     assert pipeline.profile_threads("default") == pipeline.profile_threads("quick") == 3
+
+
+def test_make_model_says_whether_its_digest_is_the_shipped_models(tiny_model, tmp_path):
+    assert "no shipped model" in pipeline.compare_with_shipped(tiny_model, tmp_path / "absent")
+    shipped = pipeline.ship_model(tiny_model, tmp_path / "model")
+    assert not (shipped / "model.tar.gz").exists() and (shipped / "round_trip.onnx").is_file()
+    assert "is the shipped model's" in pipeline.compare_with_shipped(tiny_model, shipped)
+    metadata = read_metadata(shipped)
+    metadata["digest"]["sha256"] = "0" * 64
+    (shipped / "metadata.json").write_text(json.dumps(metadata))
+    assert "differs from the shipped model's" in pipeline.compare_with_shipped(tiny_model, shipped)

@@ -114,3 +114,60 @@ def test_no_usable_symbol_is_an_error(klines):
     weekend = datetime(2026, 10, 26, 0, 0, tzinfo=timezone.utc)  # Sunday midnight: no stock bars
     with pytest.raises(ValueError, match="no symbol"):
         simulate_accounts({"COIN": klines["COIN"]}, 1, 1, seed=1, window_end=weekend)
+
+
+def _places(account, klines, side):
+    """Each fill's position inside its own bar's range, per bar: {open_time: [place, ...]}."""
+    bars = {(s, b.open_time): b for s in account.symbols for b in window_bars(klines[s], WINDOW_END)}
+    out: dict[tuple[str, int], list[float]] = {}
+    for t in account.trades:
+        if t.side == side:
+            bar = bars[(t.symbol, bar_open_time(t.traded_at))]
+            out.setdefault((t.symbol, bar.open_time), []).append((t.price - bar.low) / (bar.high - bar.low))
+    return out
+
+
+def _of(accounts, variant):
+    found = [a for a in accounts if a.variant == variant]
+    assert len(found) >= 5, variant
+    return found
+
+
+def test_outer_third_thieves_fill_anywhere_in_the_outer_third_of_the_bar(klines, accounts):
+    buys, sells = [], []
+    for account in _of(accounts, "outer_third"):
+        buys += [p for ps in _places(account, klines, "BUY").values() for p in ps]
+        sells += [p for ps in _places(account, klines, "SELL").values() for p in ps]
+    assert max(buys) <= 1 / 3 + 1e-6 and min(sells) >= 2 / 3 - 1e-6
+    assert max(buys) > 0.2 and min(sells) < 0.8, "fills spread over the third, not only the extremes"
+
+
+def test_market_makers_quote_both_sides_of_one_bar_around_its_middle(klines, accounts):
+    for account in _of(accounts, "market_maker"):
+        buys, sells = _places(account, klines, "BUY"), _places(account, klines, "SELL")
+        assert set(buys) == set(sells), "every bar quoted holds a buy and a sell"
+        assert all(0.25 <= p <= 0.5 for ps in buys.values() for p in ps)
+        assert all(0.5 <= p <= 0.75 for ps in sells.values() for p in ps)
+
+
+def test_swing_traders_buy_dips_and_sell_rallies_in_other_bars(klines, accounts):
+    for account in _of(accounts, "swing"):
+        buys, sells = _places(account, klines, "BUY"), _places(account, klines, "SELL")
+        assert not set(buys) & set(sells), "a swing trader never round-trips inside one bar"
+        assert all(p <= 0.3 + 1e-6 for ps in buys.values() for p in ps)
+        assert all(p >= 0.7 - 1e-6 for ps in sells.values() for p in ps)
+
+
+def test_victims_buy_high_and_sell_low_inside_the_widest_bars(klines, accounts):
+    from training.simulate import _widest_bars
+
+    for account in _of(accounts, "victim"):
+        assert account.label == "normal" and not account.victims
+        buys, sells = _places(account, klines, "BUY"), _places(account, klines, "SELL")
+        assert set(buys) == set(sells)
+        assert all(p >= 2 / 3 - 1e-6 for ps in buys.values() for p in ps)
+        assert all(p <= 1 / 3 + 1e-6 for ps in sells.values() for p in ps)
+        for symbol in account.symbols:
+            bars = window_bars(klines[symbol], WINDOW_END)
+            widest = {bars[i].open_time for i in _widest_bars(bars, 10)}
+            assert {t for s, t in buys if s == symbol} <= widest

@@ -265,3 +265,76 @@ def test_a_stored_kline_without_its_high_is_not_silently_skipped():
         stub.add_response("query", {"Items": [{"open_time": {"N": "1763164800"}, "low": {"N": "99"}}]})
         with pytest.raises(InvalidStoredRecord, match="contract 3"):
             KlinesTable(dynamodb, "klines").bars_in_window("BTC-USD", NOW - timedelta(days=1), NOW)
+
+
+def test_a_fusing_predictor_sends_the_json_variant_and_reads_both_parts():
+    import base64
+    import json
+
+    from scoring.contracts import FUSED_DETECTOR
+
+    runtime = offline_client("sagemaker-runtime")
+    answer = b'{"probabilities": [0.94, 0.06], "components": {"chart": 0.9, "round_trip": 0.98}}'
+    request = json.dumps(
+        {"image": base64.b64encode(b"png").decode(), "round_trip": {"n_trades": 4.0}}
+    ).encode()
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/json"},
+            {
+                "EndpointName": "ep",
+                "ContentType": "application/json",
+                "Accept": "application/json",
+                "Body": request,
+            },
+        )
+        predictor = SageMakerPredictor(runtime, "ep", fuses=True)
+        score = predictor.score(b"png", {"n_trades": 4.0})
+    assert predictor.detector == FUSED_DETECTOR
+    assert score.probability == 0.94 and score.components == {"chart": 0.9, "round_trip": 0.98}
+
+
+def test_a_predictor_that_does_not_fuse_sends_the_bare_png():
+    runtime = offline_client("sagemaker-runtime")
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": StreamingBody(io.BytesIO(b"[0.3, 0.7]"), 10), "ContentType": "application/json"},
+            {"EndpointName": "ep", "ContentType": "image/png", "Accept": "application/json", "Body": b"png"},
+        )
+        score = SageMakerPredictor(runtime, "ep").score(b"png", {"n_trades": 4.0})
+    assert score.probability == 0.3 and score.components is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[0.9, 0.1]",
+        b'{"probabilities": [0.9, 0.1]}',
+        b'{"probabilities": [0.9, 0.1], "components": {"chart": 0.9}}',
+        b'{"probabilities": [0.9, 0.2], "components": {"chart": 0.9, "round_trip": 0.9}}',
+        b'{"probabilities": [0.9, 0.1], "components": {"chart": 1.5, "round_trip": 0.9}}',
+    ],
+)
+def test_a_fused_answer_outside_contract_6_is_an_endpoint_contract_error(body):
+    from scoring.endpoint import fused_score_from_response
+
+    with pytest.raises(EndpointContractError):
+        fused_score_from_response(body)
+
+
+def test_risk_item_carries_the_detector_and_each_models_part_when_the_endpoint_fuses():
+    from dataclasses import replace
+
+    from scoring.contracts import FUSED_DETECTOR
+
+    item = risk_item(
+        replace(FLAG, detector=FUSED_DETECTOR, components={"BTC-USD": {"chart": 0.96, "round_trip": 0.99}}),
+        [],
+    )
+    assert item["detector"] == "chart+round-trip"
+    assert {k: {n: float(p) for n, p in v.items()} for k, v in item["components"].items()} == {
+        "BTC-USD": {"chart": 0.96, "round_trip": 0.99}
+    }
+    assert "components" not in risk_item(FLAG, [])

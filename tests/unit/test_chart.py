@@ -1,4 +1,4 @@
-"""Golden tests of the chart contract (docs/design.md, contract 5): any drift fails here."""
+"""Golden tests of the chart contract (docs/design.md, contract 5, chart-v2): any drift fails here."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ from scoring import chart
 from scoring.chart import (
     HEIGHT_PX,
     MARGIN_PX,
+    PLACE_PANEL_PX,
+    PRICE_PANEL_PX,
+    RENDER_VERSION,
+    RULE_PX,
+    RULE_RGB,
     WIDTH_PX,
     ChartInputError,
     MissingBarError,
@@ -63,11 +68,30 @@ def green_mask(px: np.ndarray) -> np.ndarray:
     return (g - r > 60) & (g - b > 60)
 
 
+PLACE_TOP = PRICE_PANEL_PX + RULE_PX  # the lower panel's first row
+
+
+def price_panel(px: np.ndarray) -> np.ndarray:
+    return px[:PRICE_PANEL_PX]
+
+
+def place_panel(px: np.ndarray) -> np.ndarray:
+    return px[PLACE_TOP:]
+
+
 def expected_pixel(bar: int, n_bars: int, price: float, low: float, high: float) -> tuple[float, float]:
-    """Contract 5's mapping: x = bar index on [-0.5, n-0.5], y = price on [low, high], in the inset area."""
-    inner_w, inner_h = WIDTH_PX - 2 * MARGIN_PX, HEIGHT_PX - 2 * MARGIN_PX
+    """Contract 5's upper panel: x = bar index on [-0.5, n-0.5], y = price on [low, high], inset."""
+    inner_w, inner_h = WIDTH_PX - 2 * MARGIN_PX, PRICE_PANEL_PX - 2 * MARGIN_PX
     col = MARGIN_PX + (bar + 0.5) / n_bars * inner_w
     row = MARGIN_PX + (high - price) / (high - low) * inner_h
+    return row, col
+
+
+def expected_place_pixel(bar: int, n_bars: int, place: float) -> tuple[float, float]:
+    """Contract 5's lower panel (rows counted from its first): y = place in the bar on [0, 1], inset."""
+    inner_w, inner_h = WIDTH_PX - 2 * MARGIN_PX, PLACE_PANEL_PX - 2 * MARGIN_PX
+    col = MARGIN_PX + (bar + 0.5) / n_bars * inner_w
+    row = MARGIN_PX + (1.0 - place) * inner_h
     return row, col
 
 
@@ -89,16 +113,23 @@ def scene_trades() -> list[Trade]:
     return [trade(i, side, price, bar) for i, (side, price, bar) in enumerate(SCENE)]
 
 
-def test_image_is_250_by_150_rgb_png_with_white_background():
+def test_image_is_250_by_150_rgb_png_with_white_background_and_a_grey_rule():
+    assert RENDER_VERSION == "chart-v2"
+    assert PRICE_PANEL_PX + RULE_PX + PLACE_PANEL_PX == HEIGHT_PX == 150
     png = render_chart(bars(), scene_trades())
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     px = decode_png(png)
     assert px.shape == (HEIGHT_PX, WIDTH_PX, 3)
-    assert tuple(px[0, 0]) == (255, 255, 255)
-    # Only white, red-ish and green-ish pixels: no axes, ticks, labels, frame or drawn bars.
-    r, g, b = (px[..., i].astype(int) for i in range(3))
-    neutral = (np.abs(r - g) < 8) & (np.abs(g - b) < 8)
-    assert (px[neutral] == 255).all(), "a grey or black pixel means something other than dots was drawn"
+    assert tuple(px[0, 0]) == (255, 255, 255) and tuple(px[-1, -1]) == (255, 255, 255)
+    rule = px[PRICE_PANEL_PX:PLACE_TOP]
+    assert (rule == np.array(RULE_RGB, dtype=np.uint8)).all(), "the rule spans the full width, exactly"
+    # Elsewhere only white, red-ish and green-ish pixels: no axes, ticks, labels, frame or bars.
+    for panel in (price_panel(px), place_panel(px)):
+        r, g, b = (panel[..., i].astype(int) for i in range(3))
+        neutral = (np.abs(r - g) < 8) & (np.abs(g - b) < 8)
+        assert (panel[neutral] == 255).all(), (
+            "a grey or black pixel means something other than dots was drawn"
+        )
 
 
 def test_same_input_gives_same_bytes_whatever_was_rendered_before():
@@ -115,31 +146,74 @@ def test_png_holds_exactly_the_rendered_pixels():
 def test_reused_figure_draws_what_a_fresh_full_draw_draws():
     reused = render_chart_pixels(bars(), scene_trades())
     fresh = chart._Canvas()
-    points = chart_points(bars(), scene_trades())
-    fresh.buys.set_data(points.buy_x, points.buy_y)
-    fresh.sells.set_data(points.sell_x, points.sell_y)
-    fresh.axes.set_xlim(*points.xlim)
-    fresh.axes.set_ylim(*points.ylim)
+    fresh.set_points(chart_points(bars(), scene_trades()))
     fresh.canvas.draw()
     assert np.array_equal(reused, np.asarray(fresh.canvas.buffer_rgba())[:, :, :3])
 
 
+def nearest_blob(
+    candidates: list[list[tuple[int, int]]], where: tuple[float, float]
+) -> list[tuple[int, int]]:
+    return min(candidates, key=lambda blob: np.hypot(*np.subtract(centroid(blob), where)))
+
+
 def test_one_red_dot_per_buy_and_one_green_dot_per_sell_where_the_contract_puts_them():
-    px = render_chart_pixels(bars(), scene_trades())
+    px = price_panel(render_chart_pixels(bars(), scene_trades()))
     red, green = blobs(red_mask(px)), blobs(green_mask(px))
     assert len(red) == sum(1 for s, _, _ in SCENE if s == "BUY")
     assert len(green) == sum(1 for s, _, _ in SCENE if s == "SELL")
     for side, price, bar in SCENE:
         row, col = expected_pixel(bar, 96, price, 100.0, 110.0)
-        candidates = red if side == "BUY" else green
-        nearest = min(candidates, key=lambda blob: np.hypot(*np.subtract(centroid(blob), (row, col))))
+        nearest = nearest_blob(red if side == "BUY" else green, (row, col))
         # Agg snaps a marker's centre to the pixel grid: within one pixel on each axis.
         assert np.abs(np.subtract(centroid(nearest), (row, col))).max() <= 1.0, (side, price, bar)
 
 
-def test_buy_and_sell_dots_are_the_same_size():
+def test_lower_panel_places_each_trade_at_its_position_inside_its_own_bar():
+    # Bars of different ranges: the place is read from the trade's own bar, not the window's scale.
+    klines = bars()
+    klines[10] = Kline("BTC-USD", T0 + 10 * 300, 104, 106, 102, 105)
+    klines[40] = Kline("BTC-USD", T0 + 40 * 300, 101, 109, 100, 108)
+    scene = [
+        ("BUY", 102.5, 10, 0.125),
+        ("SELL", 105.5, 10, 0.875),
+        ("BUY", 104.0, 40, 4 / 9),
+        ("SELL", 108.0, 41, 0.8),
+    ]
+    px = place_panel(render_chart_pixels(klines, [trade(i, s, p, b) for i, (s, p, b, _) in enumerate(scene)]))
+    red, green = blobs(red_mask(px)), blobs(green_mask(px))
+    assert len(red) == 2 and len(green) == 2
+    for side, _, bar, place in scene:
+        row, col = expected_place_pixel(bar, 96, place)
+        nearest = nearest_blob(red if side == "BUY" else green, (row, col))
+        assert np.abs(np.subtract(centroid(nearest), (row, col))).max() <= 1.0, (side, bar, place)
+
+
+def test_a_thiefs_round_trip_is_red_at_the_bottom_and_green_at_the_top_of_one_column():
+    wide = bars()
+    wide[30] = Kline("BTC-USD", T0 + 30 * 300, 101, 110, 100, 109)
+    thief = [trade(0, "BUY", 100.2, 30), trade(1, "SELL", 109.8, 30, offset=200)]
+    victim = [trade(0, "BUY", 109.8, 30), trade(1, "SELL", 100.2, 30, offset=200)]
+    for trades, buy_low in ((thief, True), (victim, False)):
+        px = place_panel(render_chart_pixels(wide, trades))
+        ((buy,), (sell,)) = blobs(red_mask(px)), blobs(green_mask(px))
+        (buy_row, buy_col), (sell_row, sell_col) = centroid(buy), centroid(sell)
+        assert buy_col == sell_col
+        assert (buy_row > sell_row) == buy_low  # rows grow downwards: the bar's low is at the bottom
+        assert (
+            min(buy_row, sell_row) < PLACE_PANEL_PX * 0.25 and max(buy_row, sell_row) > PLACE_PANEL_PX * 0.75
+        )
+
+
+def test_buy_and_sell_dots_are_the_same_size_in_both_panels():
     px = render_chart_pixels(bars(), scene_trades())
-    sizes = {len(blob) for blob in blobs(red_mask(px)) + blobs(green_mask(px))}
+    found = [
+        blob
+        for panel in (price_panel(px), place_panel(px))
+        for blob in blobs(red_mask(panel)) + blobs(green_mask(panel))
+    ]
+    assert len(found) == 2 * len(SCENE)
+    sizes = {len(blob) for blob in found}
     assert len(sizes) == 1 and sizes.pop() >= 9
 
 
@@ -153,17 +227,20 @@ def test_dots_on_every_limit_are_whole_not_clipped():
     ]
     middle = [trade(9, "BUY", 105.0, n // 2)]
     px = render_chart_pixels(bars(n), corners + middle)
-    sizes = sorted(len(blob) for blob in blobs(red_mask(px)) + blobs(green_mask(px)))
-    assert len(sizes) == 5
-    assert sizes[0] == sizes[-1], f"a dot on a limit lost pixels: {sizes}"
+    for panel in (price_panel(px), place_panel(px)):
+        sizes = sorted(len(blob) for blob in blobs(red_mask(panel)) + blobs(green_mask(panel)))
+        assert len(sizes) == 5
+        assert sizes[0] == sizes[-1], f"a dot on a limit lost pixels: {sizes}"
 
 
 def test_off_market_trade_widens_the_price_scale_instead_of_leaving_the_picture():
     outside = [trade(0, "SELL", 125.0, 5), trade(1, "BUY", 90.0, 6)]
     points = chart_points(bars(), outside)
     assert points.ylim == (90.0, 125.0)
+    assert points.sell_place.tolist() == [1.0] and points.buy_place.tolist() == [0.0]  # the nearer limit
     px = render_chart_pixels(bars(), outside)
-    assert len(blobs(red_mask(px))) == 1 and len(blobs(green_mask(px))) == 1
+    for panel in (price_panel(px), place_panel(px)):
+        assert len(blobs(red_mask(panel))) == 1 and len(blobs(green_mask(panel))) == 1
 
 
 def test_bar_index_not_clock_time_sets_x_so_trading_gaps_do_not_show():
@@ -198,6 +275,7 @@ def test_inputs_that_cannot_make_a_chart_are_refused_with_a_reason(klines, trade
 def test_flat_market_still_renders_one_centred_dot():
     flat = [Kline("X", T0 + i * 300, 50, 50, 50, 50) for i in range(12)]
     px = render_chart_pixels(flat, [Trade("u", "t", "X", "SELL", 50, 1, epoch_to_utc(T0 + 5 * 300))])
-    (dot,) = blobs(green_mask(px))
-    row, _ = centroid(dot)
-    assert abs(row - HEIGHT_PX / 2) <= 1.0
+    for panel, rows in ((price_panel(px), PRICE_PANEL_PX), (place_panel(px), PLACE_PANEL_PX)):
+        (dot,) = blobs(green_mask(panel))
+        row, _ = centroid(dot)
+        assert abs(row - rows / 2) <= 1.0

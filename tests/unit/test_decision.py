@@ -163,3 +163,46 @@ def test_stage_timings_are_measured():
     verdict = run(FakePredictor(score_by_symbol({"BTC-USD": 0.99, "ETH-USD": 0.1})))
     assert set(verdict.timings_ms) == {"query", "render", "endpoint", "write"}
     assert verdict.timings_ms["render"] > 0
+
+
+class FusingFake(FakePredictor):
+    """An endpoint whose artifact carries the round-trip model: records the features it was sent."""
+
+    fuses = True
+    detector = "chart+round-trip"
+
+    def __init__(self, score):
+        super().__init__(score)
+        self.features: list[dict[str, float]] = []
+
+    def score(self, png, round_trip):
+        from scoring.endpoint import EndpointScore
+
+        self.features.append(dict(round_trip))
+        p = self.hacker_probability(png)
+        return EndpointScore(p, {"chart": p, "round_trip": 0.5})
+
+
+def test_a_fusing_endpoint_gets_each_symbols_round_trip_features_and_the_flag_keeps_both_parts():
+    from scoring.round_trip import FEATURE_NAMES, round_trip_features
+
+    predictor, recorder = FusingFake(score_by_symbol({"BTC-USD": 0.2, "ETH-USD": 0.95})), FakeRecorder()
+    run(predictor, recorder)
+    eth = [t for t in TRADES if t.symbol == "ETH-USD"]
+    expected = dict(
+        zip(FEATURE_NAMES, round_trip_features(FakeKlines(MARKET).bars_in_window("ETH-USD", START, END), eth))
+    )
+    assert expected in predictor.features and len(predictor.features) == 2
+    ((_, flag),) = recorder.flags.items()
+    assert flag.detector == "chart+round-trip"
+    assert flag.components == {
+        "BTC-USD": {"chart": 0.2, "round_trip": 0.5},
+        "ETH-USD": {"chart": 0.95, "round_trip": 0.5},
+    }
+
+
+def test_an_endpoint_that_does_not_fuse_leaves_the_detector_and_no_components():
+    recorder = FakeRecorder()
+    run(FakePredictor(score_by_symbol({"BTC-USD": 0.2, "ETH-USD": 0.95})), recorder)
+    ((_, flag),) = recorder.flags.items()
+    assert flag.detector == "chart-classifier" and flag.components is None

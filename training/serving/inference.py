@@ -9,14 +9,21 @@ Self-contained on purpose: numpy, Pillow, onnxruntime and the standard library o
 
 Request: `image/png`, one chart image (contract 5). Response: a JSON array of class
 probabilities in the order of `metadata.json`'s `class_order`, i.e. `["hacker", "normal"]`.
+An artifact that also carries the round-trip model (`round_trip.onnx`, named in metadata's
+`round_trip`) answers the `application/json` variant too: `{"image": <base64 PNG>,
+"round_trip": {name: value}}` -> `{"probabilities": [p_hacker, p_normal], "components":
+{"chart": p, "round_trip": p}}`, the fused P(hacker) being the mean of the two; a bare
+`image/png` request is still answered by the image model alone.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 from PIL import Image
@@ -110,41 +117,112 @@ def model_fn(model_dir: str) -> Dict[str, Any]:
     session = ort.InferenceSession(
         os.path.join(model_dir, MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
     )
-    return {
+    model = {
         "session": session,
         "input_name": session.get_inputs()[0].name,
         "metadata": metadata,
         "spec": metadata["input"],
     }
+    round_trip = metadata.get("round_trip")
+    if round_trip:
+        model["round_trip_session"] = ort.InferenceSession(
+            os.path.join(model_dir, round_trip["file"]),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+        )
+        model["feature_names"] = list(round_trip["feature_names"])
+    return model
 
 
-def input_fn(request_body: Any, content_type: Optional[str] = PNG_CONTENT_TYPE) -> np.ndarray:
-    """`image/png` body -> (H, W, 3) uint8 RGB; anything else is rejected with a clear error."""
-    if _base_type(content_type) != PNG_CONTENT_TYPE:
-        raise UnsupportedFormatError(content_type, PNG_CONTENT_TYPE)
-    if isinstance(request_body, (bytearray, memoryview)):
-        request_body = bytes(request_body)
-    if not isinstance(request_body, bytes) or not request_body:
-        raise ValueError("image/png request needs a non-empty binary body")
+def _bytes(body: Any) -> Any:
+    return bytes(body) if isinstance(body, (bytearray, memoryview)) else body
+
+
+def _decode_image(body: Any) -> np.ndarray:
     try:
-        return decode_png(request_body)
+        return decode_png(body)
     except Exception as error:  # PIL raises several types for a bad body
         raise ValueError(f"body is not a readable PNG image: {error}") from None
 
 
-def predict_fn(data: np.ndarray, model: Dict[str, Any]) -> np.ndarray:
-    """RGB image (or a batch of them, (N, H, W, 3)) -> class probabilities, shape (2,) or (N, 2)."""
-    images = data[None] if data.ndim == 3 else data
+def input_fn(
+    request_body: Any, content_type: Optional[str] = PNG_CONTENT_TYPE
+) -> Union[np.ndarray, Dict[str, Any]]:
+    """`image/png` body -> (H, W, 3) uint8 RGB; `application/json` body -> {"image": RGB,
+    "round_trip": {name: value}}; anything else is rejected with a clear error."""
+    kind = _base_type(content_type)
+    request_body = _bytes(request_body)
+    if kind == JSON_CONTENT_TYPE:
+        try:
+            document = json.loads(request_body)
+        except (TypeError, ValueError, UnicodeDecodeError):
+            raise ValueError("application/json request body is not JSON") from None
+        if not isinstance(document, dict) or not isinstance(document.get("image"), str):
+            raise ValueError('application/json request needs {"image": <base64 PNG>, "round_trip": {...}}')
+        features = document.get("round_trip")
+        if not isinstance(features, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in features.values()
+        ):
+            raise ValueError('application/json request needs "round_trip": {feature name: number}')
+        try:
+            png = base64.b64decode(document["image"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError('"image" is not base64') from None
+        return {"image": _decode_image(png), "round_trip": features}
+    if kind != PNG_CONTENT_TYPE:
+        raise UnsupportedFormatError(content_type, f"{PNG_CONTENT_TYPE} or {JSON_CONTENT_TYPE}")
+    if not isinstance(request_body, bytes) or not request_body:
+        raise ValueError("image/png request needs a non-empty binary body")
+    return _decode_image(request_body)
+
+
+def _image_probabilities(images: np.ndarray, model: Dict[str, Any]) -> np.ndarray:
     batch = np.stack([preprocess(image, model["spec"]) for image in images])
     outputs = model["session"].run(None, {model["input_name"]: batch})[0]
     if model["metadata"].get("output", "probabilities") == "logits":
         outputs = _softmax(outputs)
-    probabilities = np.asarray(outputs, dtype=np.float64)
+    return np.asarray(outputs, dtype=np.float64)
+
+
+def round_trip_vector(features: Dict[str, float], names: Any) -> np.ndarray:
+    """{name: value} -> the model's feature vector, in its order; a missing name is an error."""
+    missing = [name for name in names if name not in features]
+    if missing:
+        raise ValueError(f"round_trip lacks the feature(s) {missing}")
+    return np.array([float(features[name]) for name in names], dtype=np.float32)
+
+
+def fused_predict(images: np.ndarray, features: np.ndarray, model: Dict[str, Any]) -> Dict[str, np.ndarray]:
+    """(N, H, W, 3) images and (N, F) round-trip vectors -> P(hacker) of each model and fused."""
+    if "round_trip_session" not in model:
+        raise ValueError("this model carries no round-trip model: send image/png")
+    chart = _image_probabilities(images, model)[:, 0]
+    session = model["round_trip_session"]
+    outputs = session.run(None, {session.get_inputs()[0].name: np.asarray(features, dtype=np.float32)})
+    round_trip = np.asarray(outputs[1], dtype=np.float64)[:, 0]  # outputs: label, probabilities
+    return {"chart": chart, "round_trip": round_trip, "fused": (chart + round_trip) / 2}
+
+
+def predict_fn(data: Union[np.ndarray, Dict[str, Any]], model: Dict[str, Any]) -> Any:
+    """RGB image (or a batch of them, (N, H, W, 3)) -> class probabilities, shape (2,) or (N, 2);
+    a JSON request's {"image", "round_trip"} -> {"probabilities", "components"}."""
+    if isinstance(data, dict):
+        vector = round_trip_vector(data["round_trip"], model.get("feature_names", ()))
+        parts = fused_predict(data["image"][None], vector[None], model)
+        p = float(min(1.0, max(0.0, parts["fused"][0])))
+        return {
+            "probabilities": [p, 1.0 - p],
+            "components": {"chart": float(parts["chart"][0]), "round_trip": float(parts["round_trip"][0])},
+        }
+    images = data[None] if data.ndim == 3 else data
+    probabilities = _image_probabilities(images, model)
     return probabilities[0] if data.ndim == 3 else probabilities
 
 
-def output_fn(prediction: np.ndarray, accept: Optional[str] = JSON_CONTENT_TYPE) -> str:
-    """Probabilities -> JSON array `[p_hacker, p_normal]` (contract 6)."""
+def output_fn(prediction: Any, accept: Optional[str] = JSON_CONTENT_TYPE) -> str:
+    """Probabilities -> JSON array `[p_hacker, p_normal]` (contract 6), or the JSON variant's object."""
     if _base_type(accept) not in ("", "*/*", JSON_CONTENT_TYPE):
         raise UnsupportedFormatError(accept, JSON_CONTENT_TYPE, what="accept type")
+    if isinstance(prediction, dict):
+        return json.dumps(prediction)
     return json.dumps(np.asarray(prediction, dtype=np.float64).tolist())
