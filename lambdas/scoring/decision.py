@@ -16,7 +16,9 @@ from scoring.chart import RENDER_VERSION, MissingBarError, render_chart
 from scoring.errors import MissingMarketData
 from scoring.fanout import fan_out
 from scoring.market import BarLike, Trade
+from scoring.reasons import reasons
 from scoring.risk import RiskFlag
+from scoring.round_trip import named_round_trip_features
 
 
 class TradeSource(Protocol):
@@ -61,6 +63,7 @@ class Verdict:
     trade_count: int = 0
     score: Optional[float] = None
     symbol_scores: dict[str, float] = field(default_factory=dict)
+    round_trip: dict[str, dict[str, float]] = field(default_factory=dict)  # symbol -> features
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -118,16 +121,18 @@ def score_withdrawal(
     symbols = sorted(by_symbol)
     with watch.stage("query"):
         bars = fan_out(lambda symbol: klines.bars_in_window(symbol, window_start, window_end), symbols)
-    images = {
+    charted = {
         symbol: _chart(symbol, by_symbol[symbol], symbol_bars, klines, window_start, window_end, watch)
         for symbol, symbol_bars in zip(symbols, bars)
     }
+    images = {symbol: png for symbol, (png, _) in charted.items()}
+    round_trip = _round_trip(charted, by_symbol, watch)
     with watch.stage("endpoint"):
         probabilities = fan_out(predictor.hacker_probability, [images[symbol] for symbol in symbols])
     symbol_scores = dict(zip(symbols, probabilities))
     score = max(symbol_scores.values())
 
-    verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores)
+    verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores, round_trip)
     if score > threshold:  # strictly above: a score exactly at the threshold is not flagged
         flag = RiskFlag(
             user_id=withdrawal.user_id,
@@ -148,6 +153,8 @@ def score_withdrawal(
             counterparties=tuple(
                 sorted({t.counterparty_user_id for t in account_trades if t.counterparty_user_id})
             ),
+            round_trip=round_trip,
+            reasons=tuple(reasons(round_trip, symbol_scores)),
         )
         with watch.stage("write"):
             written = recorder.record(flag, images)
@@ -164,8 +171,8 @@ def _chart(
     window_start: datetime,
     window_end: datetime,
     watch: _Stopwatch,
-) -> bytes:
-    """One symbol's chart. Bars from a cache that lack a traded bar are read again from the table
+) -> tuple[bytes, Sequence[BarLike]]:
+    """One symbol's chart, and the bars it was drawn from. Bars from a cache that lack a traded bar are read again from the table
     before the market data is called missing: only the table can say a kline is not there."""
     problem = ""
     for fresh in (False, True):
@@ -180,10 +187,24 @@ def _chart(
             continue
         with watch.stage("render"):
             try:
-                return render_chart(bars, symbol_trades)
+                return render_chart(bars, symbol_trades), bars
             except MissingBarError as error:
                 problem = str(error)
     raise MissingMarketData(problem)
+
+
+def _round_trip(
+    charted: Mapping[str, tuple[bytes, Sequence[BarLike]]],
+    by_symbol: Mapping[str, Sequence[Trade]],
+    watch: _Stopwatch,
+) -> dict[str, dict[str, float]]:
+    """Each symbol's round-trip features, from the bars its chart was drawn from (so every trade
+    has its bar: the chart has checked)."""
+    with watch.stage("features"):
+        return {
+            symbol: named_round_trip_features(bars, by_symbol[symbol])
+            for symbol, (_, bars) in charted.items()
+        }
 
 
 def trades_by_symbol(trades: Sequence[Trade]) -> dict[str, list[Trade]]:

@@ -153,6 +153,7 @@ def record_handler(record: WithdrawalRecord) -> str:
                     "outcome": verdict.outcome,
                     "score": verdict.score,
                     "symbol_scores": verdict.symbol_scores,
+                    "round_trip": verdict.round_trip,
                     "trade_count": verdict.trade_count,
                     "window_end": withdrawal.requested_at.isoformat(),
                     "timings_ms": {k: round(v, 2) for k, v in verdict.timings_ms.items()},

@@ -37,6 +37,8 @@ class RiskFlag:
     asset: Optional[str] = None
     message_id: Optional[str] = None
     counterparties: tuple[str, ...] = field(default_factory=tuple)
+    round_trip: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # symbol -> features
+    reasons: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def event_key(self) -> str:
@@ -81,6 +83,12 @@ def risk_item(flag: RiskFlag, evidence: list[str]) -> dict[str, Any]:
         "asset": flag.asset,
         "sqs_message_id": flag.message_id,
         "counterparties": sorted(flag.counterparties) or None,
+        "round_trip": {
+            symbol: {name: _number(value) for name, value in features.items()}
+            for symbol, features in sorted(flag.round_trip.items())
+        }
+        or None,
+        "reasons": list(flag.reasons) or None,
     }
     item.update({name: value for name, value in optional.items() if value is not None})
     return item
