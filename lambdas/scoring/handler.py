@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -37,12 +37,13 @@ from scoring.klines import CachedKlines, KlinesTable
 from scoring.messages import WithdrawalRecord
 from scoring.risk import RiskRecorder
 from scoring.settings import get_settings
+from scoring.tracing import scoring_tracer
 from scoring.trades import TradesTable
 from scoring.validation import validation_summary
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Chartguard"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
+tracer = scoring_tracer(os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
 
 
 @dataclass(frozen=True)
