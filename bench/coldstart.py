@@ -14,6 +14,7 @@ Lambda runtime. Two configurations, alternating run by run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,8 @@ BASE_ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
 }
+# PYTHONPATH, when set, reaches the probes: to compare another checkout's code with the same probe.
+PASSED_ON = {name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}
 CONFIGURATIONS = {
     "tracing off": {"POWERTOOLS_TRACE_DISABLED": "true"},
     "as deployed (in Lambda, X-Ray tracing on)": {"LAMBDA_TASK_ROOT": "/var/task"},
@@ -65,7 +68,7 @@ def main() -> None:
                 capture_output=True,
                 text=True,
                 check=True,
-                env={**BASE_ENV, **extra},
+                env={**BASE_ENV, **PASSED_ON, **extra},
             )
             for figure, value in zip(results[name], out.stdout.split()):
                 figure.append(float(value))
