@@ -69,6 +69,7 @@ format: venv  ## apply ruff's fixes and format
 bench: venv venv39  ## benchmarks: print figures (see README "Performance")
 	$(VENV)/bin/python -m bench.render
 	$(VENV)/bin/python -m bench.handler
+	$(VENV39)/bin/python -m bench.features
 	$(VENV39)/bin/python -m bench.coldstart
 	$(VENV)/bin/python -m bench.training
 	$(VENV)/bin/python -m bench.timeseries

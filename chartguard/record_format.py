@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 from decimal import Decimal
-from typing import IO, Any, Mapping, Sequence
+from typing import IO, Any, Iterable, Mapping, Sequence
+
+from scoring.round_trip import FEATURE_NAMES
 
 
 def plain(value: Any) -> Any:
@@ -74,13 +76,70 @@ def flags_table(records: Sequence[Mapping[str, Any]]) -> str:
     return format_table(FLAG_COLUMNS, rows, right=(0, 5))
 
 
+# The round-trip features (scoring.round_trip) in words, for the HTML report; docs/analyst.md
+# says how to read them. A position is (price - low) / (high - low) inside the trade's own bar.
+FEATURE_LABELS = {
+    "n_trades": "trades",
+    "buy_fraction": "share of them buys",
+    "n_bars": "bars traded in",
+    "trades_per_bar": "trades per bar traded in",
+    "round_trip_bars": "round trips (bars with a buy and a sell)",
+    "round_trip_bar_fraction": "share of traded bars with a round trip",
+    "mean_buy_position": "buys' mean position in their bar (0 low, 1 high)",
+    "mean_sell_position": "sells' mean position in their bar",
+    "mean_round_trip_spread": "round trips' mean spread (sell minus buy position)",
+    "min_round_trip_spread": "smallest round-trip spread",
+    "wide_round_trips": "wide round trips (spread over 0.6)",
+    "top10_trade_fraction": "share of trades in the window's 10 most volatile bars",
+    "mean_amplitude_rank": "traded bars' mean volatility rank (0 the most volatile)",
+    "window_max_amplitude": "widest bar of the window, (high - low) / low",
+}
+
+
+def feature_order(names: Iterable[str]) -> list[str]:
+    """The function's order of the features (a DynamoDB map keeps none); unknown names after, sorted."""
+    given = set(names)
+    return [n for n in FEATURE_NAMES if n in given] + sorted(given - set(FEATURE_NAMES))
+
+
+def feature_text(value: Any) -> str:
+    """A round-trip feature for people: counts as whole numbers, fractions to three places."""
+    number = float(value)
+    return str(int(number)) if number == int(number) and abs(number) < 1e15 else f"{number:.3f}"
+
+
+def round_trip_rows(record: Mapping[str, Any]) -> list[list[str]]:
+    """The record's round-trip features as a table: a header row (feature, then each symbol in
+    score order), then one row per feature, in the function's order."""
+    features = record.get("round_trip") or {}
+    if not isinstance(features, Mapping) or not features:
+        return []
+    scores = record.get("symbol_scores") or {}
+    symbols = sorted(features, key=lambda s: (-float(scores.get(s, -1)), s))
+    names = feature_order({name for symbol in symbols for name in features[symbol]})
+    rows = [["feature", *symbols]]
+    for name in names:
+        cells = [features[s].get(name) for s in symbols]
+        rows.append([name, *("-" if c is None else feature_text(c) for c in cells)])
+    return rows
+
+
+def _round_trip_lines(record: Mapping[str, Any]) -> list[str]:
+    rows = round_trip_rows(record)
+    if not rows:
+        return []
+    return format_table(rows[0], rows[1:], right=range(1, len(rows[0]))).splitlines()
+
+
 def record_text(record: Mapping[str, Any]) -> str:
     """One risk record for `show`: the fields an analyst reads first, then everything else."""
+    reasons = [str(r) for r in record.get("reasons") or []]
     shown = [
         ("user", record.get("user_id")),
         ("withdrawal", record.get("withdrawal_id")),
         ("requested at", record.get("requested_at")),
         ("score", f"{plain(record.get('score'))} (threshold {plain(record.get('threshold'))})"),
+        *[("reasons" if i == 0 else "", reason) for i, reason in enumerate(reasons)],
         ("symbols", symbol_scores_text(record)),
         (
             "trades",
@@ -93,6 +152,7 @@ def record_text(record: Mapping[str, Any]) -> str:
     ]
     evidence = list(record.get("evidence") or [])
     shown += [("evidence" if i == 0 else "", uri) for i, uri in enumerate(evidence)]
+    shown += [("round trip" if i == 0 else "", line) for i, line in enumerate(_round_trip_lines(record))]
     known = {*CSV_COLUMNS}
     shown += [(name, json.dumps(plain(record[name]), sort_keys=True)) for name in sorted(set(record) - known)]
     width = max(len(name) for name, _ in shown) + 2
@@ -119,6 +179,8 @@ CSV_COLUMNS = (
     "detector",
     "status",
     "evidence",
+    "reasons",
+    "round_trip",
     "amount",
     "asset",
 )

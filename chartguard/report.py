@@ -1,8 +1,10 @@
 """The analysts' HTML report: one self-contained file, readable offline.
 
-Each flagged account shows, per symbol, the image the model saw (the evidence PNG, contract 5)
-beside a chart drawn for people (chartguard.human_chart: the symbol's 5-minute candles over the
-window, the account's trades marked), its scores, and its counterparties (chartguard.trace).
+Each flagged account shows the record's reasons (plain sentences from its round-trip features),
+then per symbol the image the model saw (the evidence PNG, contract 5) with that symbol's
+round-trip features under it, beside a chart drawn for people (chartguard.human_chart: the
+symbol's 5-minute candles over the window, the account's trades marked), its scores, and its
+counterparties (chartguard.trace).
 
 Pure functions of data already read: nothing here talks to AWS (chartguard.daily_report reads the
 tables and the bucket). Images are inlined as base64 data URIs; every piece of data is escaped.
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional, Sequence
 
+from chartguard.record_format import FEATURE_LABELS, feature_order, feature_text
 from chartguard.trace import VALUE_MOVED_RULE, Trace, money, quantity
 from scoring.contracts import DEFAULT_RISK_THRESHOLD
 from scoring.market import format_utc
@@ -88,6 +91,11 @@ img.human { width: 100%; height: auto; border: 1px solid #cbd2d9; }
 .missing { width: 375px; height: 225px; display: flex; align-items: center; justify-content: center;
            border: 1px dashed #b42318; color: #b42318; font-size: 12px; padding: 10px; text-align: center; }
 .note { color: #b42318; font-size: 12px; }
+.reasons { background: #fff7ed; border-left: 4px solid #c4320a; padding: 8px 14px; margin: 8px 0 14px; }
+.reasons h3 { margin: 0 0 4px; }
+.reasons ul { margin: 0; padding-left: 18px; }
+table.features { width: 377px; margin-top: 8px; font-size: 12px; }
+table.features td { padding: 2px 8px; }
 .rule { color: #616e7c; font-size: 12px; margin: 4px 0 8px; }
 a { color: #1d4ed8; text-decoration: none; }
 footer { color: #616e7c; font-size: 12px; padding: 0 32px 24px; }
@@ -154,6 +162,28 @@ def _image_or_placeholder(png: Optional[bytes], css_class: str, alt: str, missin
     return f'<img class="{css_class}" src="{png_data_uri(png)}" alt="{escape(alt)}">'
 
 
+def _features_table(record: Mapping[str, Any], symbol: str) -> str:
+    features = (record.get("round_trip") or {}).get(symbol)
+    if not isinstance(features, Mapping) or not features:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(FEATURE_LABELS.get(str(name), name))}</td>"
+        f'<td class="num">{escape(_feature_cell(value))}</td></tr>'
+        for name, value in ((name, features[name]) for name in feature_order(features))
+    )
+    return (
+        '<table class="features"><thead><tr><th>round-trip features</th><th class="num">value</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _feature_cell(value: Any) -> str:
+    try:
+        return feature_text(value)
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+
+
 def _panel_html(record: Mapping[str, Any], panel: SymbolPanel) -> str:
     render_version = record.get("render_version", "")
     score = "" if panel.score is None else f" &middot; P(hacker) {_score_badge(panel.score)}"
@@ -176,7 +206,8 @@ def _panel_html(record: Mapping[str, Any], panel: SymbolPanel) -> str:
         '<div class="pair">'
         f'<figure class="model">{model}<figcaption>the image the model saw ({escape(render_version)}, '
         "250 &times; 150 px shown at 1.5&times;): buys red, sells green; "
-        f"{escape(panel.evidence_uri or '')}</figcaption></figure>"
+        f"{escape(panel.evidence_uri or '')}</figcaption>"
+        f"{_features_table(record, panel.symbol)}</figure>"
         f'<figure class="human">{human}<figcaption>for people: the symbol&#39;s 5-minute candles over '
         "the window (top) and the busiest two hours of the account&#39;s trading (bottom, shaded above), "
         "its buys (red &#9650;) and sells (green &#9660;) at their time and price"
@@ -253,12 +284,21 @@ def _entry_html(rank: int, entry: ReportEntry) -> str:
         ("endpoint", f"{record.get('endpoint', '?')} ({record.get('render_version', '?')})"),
     ]
     meta_html = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in meta)
+    reasons = [str(r) for r in record.get("reasons") or []]
+    reasons_html = (
+        '<div class="reasons"><h3>Reasons: where the account&#39;s fills sat in their bars</h3><ul>'
+        + "".join(f"<li>{escape(reason)}</li>" for reason in reasons)
+        + "</ul></div>"
+        if reasons
+        else ""
+    )
     panels = "".join(_panel_html(record, panel) for panel in entry.panels)
     if not entry.panels:
         panels = '<p class="note">The record names no evidence and no symbols.</p>'
     return (
         f'<section class="card" id="flag-{rank}">'
         f"<h2>{rank}. {escape(record.get('user_id'))} {_score_badge(record.get('score'))}</h2>"
+        f"{reasons_html}"
         f'<dl class="meta">{meta_html}</dl>'
         f"{panels}"
         f"{_trace_html(entry)}"

@@ -17,9 +17,10 @@ from scoring.contracts import DETECTOR
 from scoring.endpoint import EndpointScore
 from scoring.errors import MissingMarketData
 from scoring.fanout import fan_out
-from scoring.market import BarLike, Kline, Trade
+from scoring.market import BarLike, Trade
+from scoring.reasons import reasons
 from scoring.risk import RiskFlag
-from scoring.round_trip import FEATURE_NAMES, round_trip_features
+from scoring.round_trip import named_round_trip_features
 
 
 class TradeSource(Protocol):
@@ -73,6 +74,7 @@ class Verdict:
     trade_count: int = 0
     score: Optional[float] = None
     symbol_scores: dict[str, float] = field(default_factory=dict)
+    round_trip: dict[str, dict[str, float]] = field(default_factory=dict)  # symbol -> features
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -135,14 +137,13 @@ def score_withdrawal(
         for symbol, symbol_bars in zip(symbols, bars)
     }
     images = {symbol: png for symbol, (png, _) in charted.items()}
+    round_trip = _round_trip(charted, by_symbol, watch)
     fuses = bool(getattr(predictor, "fuses", False))
     with watch.stage("endpoint"):
         if fuses:
             fusing = cast(FusingPredictor, predictor)
             answers = fan_out(
-                lambda symbol: fusing.score(
-                    images[symbol], _round_trip(charted[symbol][1], by_symbol[symbol])
-                ),
+                lambda symbol: fusing.score(images[symbol], round_trip[symbol]),
                 symbols,
             )
         else:
@@ -153,7 +154,7 @@ def score_withdrawal(
     components = {s: dict(a.components) for s, a in zip(symbols, answers) if a.components is not None}
     score = max(symbol_scores.values())
 
-    verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores)
+    verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores, round_trip)
     if score > threshold:  # strictly above: a score exactly at the threshold is not flagged
         flag = RiskFlag(
             user_id=withdrawal.user_id,
@@ -176,6 +177,8 @@ def score_withdrawal(
             ),
             detector=str(getattr(predictor, "detector", DETECTOR)),
             components=components or None,
+            round_trip=round_trip,
+            reasons=tuple(reasons(round_trip, symbol_scores)),
         )
         with watch.stage("write"):
             written = recorder.record(flag, images)
@@ -215,12 +218,18 @@ def _chart(
     raise MissingMarketData(problem)
 
 
-def _round_trip(bars: Sequence[BarLike], trades: Sequence[Trade]) -> dict[str, float]:
-    """The symbol's round-trip features by name; a bar read for charting lends its range."""
-    full = [
-        b if isinstance(b, Kline) else Kline(b.symbol, b.open_time, b.low, b.high, b.low, b.low) for b in bars
-    ]
-    return dict(zip(FEATURE_NAMES, round_trip_features(full, trades)))
+def _round_trip(
+    charted: Mapping[str, tuple[bytes, Sequence[BarLike]]],
+    by_symbol: Mapping[str, Sequence[Trade]],
+    watch: _Stopwatch,
+) -> dict[str, dict[str, float]]:
+    """Each symbol's round-trip features, from the bars its chart was drawn from (so every trade
+    has its bar: the chart has checked)."""
+    with watch.stage("features"):
+        return {
+            symbol: named_round_trip_features(bars, by_symbol[symbol])
+            for symbol, (_, bars) in charted.items()
+        }
 
 
 def trades_by_symbol(trades: Sequence[Trade]) -> dict[str, list[Trade]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -37,12 +37,13 @@ from scoring.klines import CachedKlines, KlinesTable
 from scoring.messages import WithdrawalRecord
 from scoring.risk import RiskRecorder
 from scoring.settings import get_settings
+from scoring.tracing import scoring_tracer
 from scoring.trades import TradesTable
 from scoring.validation import validation_summary
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Chartguard"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
+tracer = scoring_tracer(os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ def record_handler(record: WithdrawalRecord) -> str:
                     "outcome": verdict.outcome,
                     "score": verdict.score,
                     "symbol_scores": verdict.symbol_scores,
+                    "round_trip": verdict.round_trip,
                     "trade_count": verdict.trade_count,
                     "window_end": withdrawal.requested_at.isoformat(),
                     "timings_ms": {k: round(v, 2) for k, v in verdict.timings_ms.items()},

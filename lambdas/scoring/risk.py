@@ -40,6 +40,8 @@ class RiskFlag:
     detector: str = DETECTOR
     # symbol -> each model's own P(hacker), when the endpoint fuses ({"chart": p, "round_trip": p})
     components: Optional[Mapping[str, Mapping[str, float]]] = None
+    round_trip: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # symbol -> features
+    reasons: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def event_key(self) -> str:
@@ -90,6 +92,12 @@ def risk_item(flag: RiskFlag, evidence: list[str]) -> dict[str, Any]:
         }
         if flag.components
         else None,
+        "round_trip": {
+            symbol: {name: _number(value) for name, value in features.items()}
+            for symbol, features in sorted(flag.round_trip.items())
+        }
+        or None,
+        "reasons": list(flag.reasons) or None,
     }
     item.update({name: value for name, value in optional.items() if value is not None})
     return item

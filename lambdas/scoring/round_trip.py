@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from scoring.market import Kline, Trade, bar_open_time
+from scoring.market import BarLike, Trade, bar_open_time
 
 FEATURE_NAMES = (
     "n_trades",
@@ -31,14 +31,15 @@ FEATURE_NAMES = (
 )
 
 
-def round_trip_features(bars: Sequence[Kline], trades: Sequence[Trade]) -> list[float]:
+def round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> list[float]:
     """`FEATURE_NAMES` for one symbol's chart. Position = (price - low) / (high - low) in the bar.
 
     A round-trip bar holds both a buy and a sell of the account; its spread is the mean sell
     position minus the mean buy position (1.0: bought at the low, sold at the high).
     """
     index_of = {bar.open_time: i for i, bar in enumerate(bars)}
-    amplitude = np.array([bar.amplitude for bar in bars])
+    # Kline.amplitude, from the high and low alone: the function reads no more of a kline.
+    amplitude = np.array([(b.high - b.low) / b.low if b.low > 0 else 0.0 for b in bars])
     rank = np.empty(len(bars))
     rank[np.argsort(-amplitude, kind="stable")] = np.arange(len(bars)) / max(1, len(bars) - 1)
     top10 = set(np.argsort(-amplitude, kind="stable")[:10].tolist())
@@ -71,3 +72,8 @@ def round_trip_features(bars: Sequence[Kline], trades: Sequence[Trade]) -> list[
         float(np.mean([rank[i] for i in per_bar])) if per_bar else 1.0,
         float(amplitude.max()) if len(amplitude) else 0.0,
     ]
+
+
+def named_round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> dict[str, float]:
+    """`round_trip_features` by name: what a risk record's `round_trip` holds for one symbol."""
+    return dict(zip(FEATURE_NAMES, round_trip_features(bars, trades)))

@@ -23,7 +23,9 @@ from chartguard import trace as tracing
 from local.resources import put_items
 from scoring.chart import render_chart
 from scoring.market import BAR_SECONDS, Kline, Trade, epoch_to_utc, window_bar_range
+from scoring.reasons import reasons
 from scoring.risk import RiskFlag, RiskRecorder
+from scoring.round_trip import named_round_trip_features
 from tests.conftest import FUNCTION_ENV
 
 pytestmark = pytest.mark.integration
@@ -91,6 +93,16 @@ def other_trades(user_id: str) -> list[Trade]:
 
 def flag(user_id, withdrawal_id, score, symbol_scores, trades, *, end=WINDOW_END, amount=None, asset=None):
     inside = [t for t in trades if end - timedelta(hours=24) <= t.traded_at < end]
+    first, last = window_bar_range(end - timedelta(hours=24), end)
+    # As the function computes them: each symbol's features from its window bars and trades.
+    round_trip = {
+        symbol: named_round_trip_features(
+            [b for b in BARS[symbol] if first <= b.open_time <= last],
+            [t for t in inside if t.symbol == symbol],
+        )
+        for symbol in sorted({t.symbol for t in inside})
+        if end == WINDOW_END
+    }
     return RiskFlag(
         user_id=user_id,
         withdrawal_id=withdrawal_id,
@@ -106,6 +118,8 @@ def flag(user_id, withdrawal_id, score, symbol_scores, trades, *, end=WINDOW_END
         render_version="chart-v1",
         amount=amount,
         asset=asset,
+        round_trip=round_trip,
+        reasons=tuple(reasons(round_trip, symbol_scores)),
     ), inside
 
 
@@ -188,6 +202,15 @@ def test_show_prints_the_records_and_downloads_the_evidence(flagged, capsys, tmp
     out = capsys.readouterr().out
     uri = f"s3://{FUNCTION_ENV['EVIDENCE_BUCKET']}/evidence/{DAY}/{THIEF}/w-1/BTC-USD.png"
     assert uri in out and "0.97 (threshold 0.9)" in out and "w-1" in out
+    # The reasons come right after the score; the features follow as a table, a column per symbol.
+    assert re.search(
+        r"\nscore .*\nreasons +BTC-USD: 1 round trip \(wide\) inside the window's 10 most volatile bars;"
+        r" bought at 7% of the bar's range on average, sold at 70%\.\n",
+        out,
+    )
+    assert "ETH-USD: no round trip in 1 trade" in out
+    assert re.search(r"round trip\s+feature\s+BTC-USD\s+ETH-USD", out)
+    assert re.search(r"\s+round_trip_bars\s+1\s+0\n", out)
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
     assert written == [f"{DAY}/{THIEF}/w-1/BTC-USD.png", f"{DAY}/{THIEF}/w-1/ETH-USD.png"]
     assert (tmp_path / written[0]).read_bytes() == images(thief_trades()[:5])["BTC-USD"]
@@ -211,6 +234,9 @@ def test_export_writes_every_attribute_of_a_day_range(flagged, tmp_path, capsys)
     assert thief["score"] == "0.97" and thief["trade_count"] == "5" and thief["day"] == DAY
     assert thief["amount"] == "1.5" and thief["asset"] == "BTC" and thief["status"] == "open"
     assert len(json.loads(thief["evidence"])) == 2 and thief["event_key"] == "2026-11-20T13:37:00.000Z#w-1"
+    assert json.loads(thief["reasons"])[0].startswith("BTC-USD: 1 round trip (wide)")
+    assert json.loads(thief["round_trip"])["BTC-USD"]["round_trip_bars"] == 1
+    assert rows[0]["reasons"] == "" and rows[0]["round_trip"] == ""  # a flag written without them
 
     assert cli(["export", "--day", DAY, "--out", "-"]) == 0
     assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 3
@@ -276,6 +302,10 @@ def test_report_shows_each_flag_with_two_images_per_symbol(flagged, tmp_path):
     # Self-contained: no external reference of any kind.
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", document) and "<script" not in document
     assert "v-1" in sections[0] and "61.00" in sections[0] and "v-9" in sections[2]  # v-1 total
+    # The reasons first, and each symbol's features under the image the model saw.
+    assert sections[0].index('class="reasons"') < sections[0].index('<img class="model"')
+    assert "BTC-USD: 1 round trip (wide) inside the window&#x27;s 10 most volatile bars" in sections[0]
+    assert [s.count('<table class="features">') for s in sections] == [2, 1, 1]
 
 
 def test_report_renders_in_headless_chromium(flagged, tmp_path):
@@ -320,6 +350,8 @@ def test_report_renders_in_headless_chromium(flagged, tmp_path):
     assert colours is None or len(colours) > 50, "the screenshot is blank"
     # The inline stylesheet applied: the page header's dark band (#1f2937) is at the top.
     assert header == (0x1F, 0x29, 0x37), header
+    # The reasons' box (#fff7ed) is drawn above the first flag's images.
+    assert colours is not None and any(count > 1000 and c == (0xFF, 0xF7, 0xED) for count, c in colours)
 
 
 def test_a_table_that_does_not_exist_is_one_line_and_exit_status_2(aws, monkeypatch, capsys):

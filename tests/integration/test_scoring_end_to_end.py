@@ -21,6 +21,8 @@ from scoring import handler
 from scoring.chart import render_chart
 from scoring.contracts import RISK_BY_DAY_INDEX
 from scoring.market import format_utc, window_bar_range
+from scoring.reasons import reasons
+from scoring.round_trip import FEATURE_NAMES, named_round_trip_features
 from tests.conftest import FUNCTION_ENV
 from tests.integration.conftest import set_faults
 
@@ -164,6 +166,21 @@ def test_risk_record_and_evidence_follow_contract_4(loaded, endpoint, accounts, 
         body = loaded["s3"].get_object(Bucket=FUNCTION_ENV["EVIDENCE_BUCKET"], Key=key)["Body"].read()
         bars = [b for b in market[symbol] if first <= b.open_time <= last]
         assert body == render_chart(bars, [t for t in thief.trades if t.symbol == symbol]), symbol
+
+    # The round-trip evidence: each symbol's features from the same bars and trades, and the
+    # reasons made from them, the deciding symbol first.
+    expected = {
+        symbol: named_round_trip_features(
+            [b for b in market[symbol] if first <= b.open_time <= last],
+            [t for t in thief.trades if t.symbol == symbol],
+        )
+        for symbol in thief.symbols
+    }
+    written = {s: {name: float(v) for name, v in f.items()} for s, f in record["round_trip"].items()}
+    assert written == expected and all(set(f) == set(FEATURE_NAMES) for f in written.values())
+    scores = {s: float(p) for s, p in record["symbol_scores"].items()}
+    assert record["reasons"] == reasons(written, scores) and len(record["reasons"]) == len(thief.symbols)
+    assert record["reasons"][0].startswith(max(scores, key=scores.__getitem__) + ": ")
 
     # Analysts list a day's flags highest first through the by-day index.
     page = loaded["dynamodb"].query(

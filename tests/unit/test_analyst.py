@@ -249,6 +249,71 @@ def test_show_text_lists_every_evidence_uri_and_unknown_attributes():
     assert all(uri in text for uri in RECORD["evidence"]) and 'sqs_message_id  "m-1"' in text
 
 
+EVIDENCE = {
+    **RECORD,
+    "reasons": [
+        "BTC-USD: 4 round trips (all wide) inside the window's 10 most volatile bars;"
+        " bought at 6% of the bar's range on average, sold at 94%.",
+        "ETH-USD: no round trip in 1 trade (never a buy and a sell in the same 5-minute bar),"
+        " none in the window's 10 most volatile bars; bought at 40% of the bar's range on average, no sells.",
+    ],
+    "round_trip": {
+        "ETH-USD": {"n_trades": Decimal("1.0"), "mean_buy_position": Decimal("0.4")},
+        # A DynamoDB map keeps no order: the features come out in the function's order anyway.
+        "BTC-USD": {"mean_buy_position": Decimal("0.0625"), "n_trades": Decimal("8.0")},
+    },
+}
+
+
+def test_show_text_gives_the_reasons_after_the_score_and_the_features_per_symbol():
+    lines = record_format.record_text(EVIDENCE).splitlines()
+    score = next(i for i, line in enumerate(lines) if line.startswith("score"))
+    assert lines[score + 1].split(None, 1) == ["reasons", EVIDENCE["reasons"][0]]
+    assert lines[score + 2].strip() == EVIDENCE["reasons"][1]
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("round trip")) :]
+    assert table[0].split()[2:] == ["feature", "BTC-USD", "ETH-USD"]  # the higher score first
+    assert table[2].split() == ["n_trades", "8", "1"] and table[3].split() == [
+        "mean_buy_position",
+        "0.062",
+        "0.400",
+    ]
+    assert "round_trip" not in "\n".join(lines) and not any(
+        line.startswith("reasons ") for line in lines[score + 2 :]
+    )
+    assert "reasons" not in record_format.record_text(RECORD)  # a record written before them
+
+
+def test_csv_has_the_reasons_and_the_features_as_json():
+    out = io.StringIO()
+    record_format.write_csv([EVIDENCE], out)
+    header, row = list(csv.reader(io.StringIO(out.getvalue())))
+    cells = dict(zip(header, row))
+    assert json.loads(cells["reasons"]) == EVIDENCE["reasons"]
+    assert json.loads(cells["round_trip"])["BTC-USD"] == {"mean_buy_position": 0.0625, "n_trades": 8}
+    assert header.index("reasons") < header.index("amount")  # a known attribute, not an extra
+
+
+def test_report_html_shows_the_reasons_and_each_symbols_features_escaped():
+    nasty = {**EVIDENCE, "reasons": ["<script>alert(1)</script> round trips"]}
+    nasty["round_trip"] = {
+        **EVIDENCE["round_trip"],
+        "BTC-USD": {"<b>odd</b>": "x<y", "n_trades": Decimal("8")},
+    }
+    entry = report.ReportEntry(
+        record=nasty,
+        panels=[report.SymbolPanel("BTC-USD", 0.97, None), report.SymbolPanel("ETH-USD", 0.41, None)],
+    )
+    document = report.build_report_html(title="t", subtitle="s", entries=[entry], generated_at=END)
+    assert "<script" not in document and "&lt;script&gt;alert(1)&lt;/script&gt; round trips" in document
+    assert "&lt;b&gt;odd&lt;/b&gt;" in document and "x&lt;y" in document
+    assert document.count('<table class="features">') == 2
+    assert '<td>trades</td><td class="num">8</td>' in document
+    assert "buys&#x27; mean position in their bar (0 low, 1 high)" in document
+    plain_entry = report.ReportEntry(record=RECORD, panels=[report.SymbolPanel("BTC-USD", 0.97, None)])
+    older = report.build_report_html(title="t", subtitle="s", entries=[plain_entry], generated_at=END)
+    assert 'class="reasons"' not in older and 'class="features"' not in older
+
+
 def test_days_between_is_inclusive_and_bounded():
     assert table_reads.days_between("2026-11-30", "2026-12-02") == ["2026-11-30", "2026-12-01", "2026-12-02"]
     with pytest.raises(UserError, match="before"):

@@ -17,6 +17,8 @@ from scoring.decision import (
 )
 from scoring.errors import MissingMarketData, RetryLater
 from scoring.market import Kline, Trade, bar_open_time
+from scoring.reasons import reasons
+from scoring.round_trip import FEATURE_NAMES
 from tests.unit.fakes import FakeKlines, FakePredictor, FakeRecorder, FakeTrades
 
 END = datetime(2025, 11, 16, 0, 0, tzinfo=timezone.utc)
@@ -161,7 +163,7 @@ def test_an_endpoint_failure_writes_nothing_and_propagates_for_a_retry():
 
 def test_stage_timings_are_measured():
     verdict = run(FakePredictor(score_by_symbol({"BTC-USD": 0.99, "ETH-USD": 0.1})))
-    assert set(verdict.timings_ms) == {"query", "render", "endpoint", "write"}
+    assert set(verdict.timings_ms) == {"query", "render", "features", "endpoint", "write"}
     assert verdict.timings_ms["render"] > 0
 
 
@@ -206,3 +208,49 @@ def test_an_endpoint_that_does_not_fuse_leaves_the_detector_and_no_components():
     run(FakePredictor(score_by_symbol({"BTC-USD": 0.2, "ETH-USD": 0.95})), recorder)
     ((_, flag),) = recorder.flags.items()
     assert flag.detector == "chart-classifier" and flag.components is None
+
+
+def test_a_flagged_record_carries_each_symbols_round_trip_features_and_the_reasons():
+    recorder = FakeRecorder()
+    scores = {"BTC-USD": 0.2, "ETH-USD": 0.95}
+    verdict = run(FakePredictor(score_by_symbol(scores)), recorder)
+    ((flag,),) = [list(recorder.flags.values())]
+    assert set(flag.round_trip) == {"BTC-USD", "ETH-USD"}
+    assert all(list(f) == list(FEATURE_NAMES) for f in flag.round_trip.values())
+    btc = flag.round_trip["BTC-USD"]
+    # A buy at 29,800 and a sell at 30,250 in one bar of low 29,700 and high 30,300.
+    assert btc["n_trades"] == 2 and btc["round_trip_bars"] == 1 and btc["wide_round_trips"] == 1
+    assert btc["mean_buy_position"] == pytest.approx(100 / 600)
+    assert btc["mean_sell_position"] == pytest.approx(550 / 600)
+    assert flag.round_trip["ETH-USD"]["mean_sell_position"] == pytest.approx(35 / 40)
+    assert flag.reasons == tuple(reasons(flag.round_trip, scores))
+    assert flag.reasons[0].startswith("ETH-USD: 1 round trip (wide)")  # the symbol that decided first
+    assert verdict.round_trip == flag.round_trip
+
+
+def test_a_clean_withdrawal_has_its_features_for_the_log_and_writes_nothing():
+    recorder = FakeRecorder()
+    verdict = run(FakePredictor(score_by_symbol({"BTC-USD": 0.3, "ETH-USD": 0.1})), recorder)
+    assert verdict.outcome == BELOW_THRESHOLD and recorder.flags == {}
+    assert set(verdict.round_trip) == {"BTC-USD", "ETH-USD"}
+    assert verdict.round_trip["ETH-USD"]["n_trades"] == 2
+
+
+def test_the_features_use_the_bars_read_again_when_the_cached_ones_lacked_a_bar():
+    class StaleFirst(FakeKlines):
+        def bars_in_window(self, symbol, start, end, fresh=False):
+            bars = super().bars_in_window(symbol, start, end, fresh)
+            return bars if fresh else bars[:10]  # the cache holds only the window's first bars
+
+    recorder = FakeRecorder()
+    score_withdrawal(
+        Withdrawal("u-1", "w-1", END),
+        trades=FakeTrades(TRADES),
+        klines=StaleFirst(MARKET),
+        predictor=FakePredictor(score_by_symbol({"BTC-USD": 0.99, "ETH-USD": 0.1})),
+        recorder=recorder,
+        threshold=0.9,
+        window_hours=24,
+    )
+    ((flag,),) = [list(recorder.flags.values())]
+    assert flag.round_trip["BTC-USD"]["round_trip_bars"] == 1

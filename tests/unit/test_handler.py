@@ -69,6 +69,11 @@ def test_malformed_records_fail_alone_and_the_good_ones_are_scored(fakes, logs, 
         ("w-1002", "no-activity"),
     }
     assert all(e["correlation_id"] in {"w-1001", "w-1002"} for e in scored)
+    # Every scored account's round-trip features are on its line; one without trades has none.
+    by_withdrawal = {e["withdrawal_id"]: e for e in scored}
+    assert set(by_withdrawal["w-1001"]["round_trip"]) == {"BTC-USD", "ETH-USD"}
+    assert by_withdrawal["w-1001"]["round_trip"]["BTC-USD"] == pytest.approx(flag.round_trip["BTC-USD"])
+    assert by_withdrawal["w-1002"]["round_trip"] == {}
     (emf,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf["MessagesScored"] == [1.0, 1.0] and emf["MessagesRejected"] == [1.0, 1.0]
     assert emf["Flagged"] == [1.0] and emf["NoActivity"] == [1.0]
