@@ -113,4 +113,4 @@ def test_the_longest_ids_fit_s3_and_dynamodb_keys() -> None:
     assert len(flag.event_key.encode()) <= 1024  # DynamoDB's sort-key limit
     assert len(message.user_id.encode()) <= 2048  # DynamoDB's partition-key limit
     longest_symbol = "S" * 32
-    assert len(flag.evidence_key(longest_symbol).encode()) <= 1024  # S3's key limit
+    assert len(flag.evidence_key(longest_symbol, b"png").encode()) <= 1024  # S3's key limit
