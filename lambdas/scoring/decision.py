@@ -13,10 +13,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from scoring.chart import RENDER_VERSION, MissingBarError, render_chart
-from scoring.errors import MissingMarketData
-from scoring.fanout import fan_out
+from scoring.errors import MissingMarketData, OverLimit
+from scoring.fanout import MAX_WORKERS, fan_out
+from scoring.limits import MAX_SYMBOLS_PER_WITHDRAWAL, MAX_TRADES_PER_WINDOW
 from scoring.market import BarLike, Trade
 from scoring.risk import RiskFlag
+from scoring.time_budget import TimeBudget, rounds_of
 
 
 class TradeSource(Protocol):
@@ -103,8 +105,13 @@ def score_withdrawal(
     threshold: float,
     window_hours: int,
     clock: Callable[[], datetime] = _utcnow,
+    budget: Optional[TimeBudget] = None,
 ) -> Verdict:
-    """Score one withdrawal. Raises a ScoringError subclass when it cannot decide (never "clean")."""
+    """Score one withdrawal. Raises a ScoringError subclass when it cannot decide (never "clean").
+
+    With a `budget`, each step (the klines queries, the endpoint calls, the writes) starts only if
+    its worst case fits in the invocation's time left, else OutOfTime: nothing is half-written.
+    """
     watch = _Stopwatch()
     window_end = withdrawal.requested_at
     window_start = window_end - timedelta(hours=window_hours)
@@ -116,12 +123,23 @@ def score_withdrawal(
 
     by_symbol = trades_by_symbol(account_trades)
     symbols = sorted(by_symbol)
+    if len(symbols) > MAX_SYMBOLS_PER_WITHDRAWAL or len(account_trades) > MAX_TRADES_PER_WINDOW:
+        raise OverLimit(
+            f"{len(account_trades)} trades in {len(symbols)} symbols in the window: more than the "
+            f"{MAX_TRADES_PER_WINDOW} trades or {MAX_SYMBOLS_PER_WITHDRAWAL} symbols one withdrawal is "
+            "scored on; held for review"
+        )
+    rounds = rounds_of(len(symbols), MAX_WORKERS)
+    if budget is not None:
+        budget.require("query", rounds)
     with watch.stage("query"):
         bars = fan_out(lambda symbol: klines.bars_in_window(symbol, window_start, window_end), symbols)
     images = {
         symbol: _chart(symbol, by_symbol[symbol], symbol_bars, klines, window_start, window_end, watch)
         for symbol, symbol_bars in zip(symbols, bars)
     }
+    if budget is not None:
+        budget.require("endpoint", rounds)
     with watch.stage("endpoint"):
         probabilities = fan_out(predictor.hacker_probability, [images[symbol] for symbol in symbols])
     symbol_scores = dict(zip(symbols, probabilities))
@@ -149,6 +167,8 @@ def score_withdrawal(
                 sorted({t.counterparty_user_id for t in account_trades if t.counterparty_user_id})
             ),
         )
+        if budget is not None:
+            budget.require("write", rounds)
         with watch.stage("write"):
             written = recorder.record(flag, images)
         verdict.outcome = FLAGGED if written else ALREADY_FLAGGED
