@@ -27,7 +27,8 @@ def worst_case_seconds(config: Config) -> float:
     """The longest one API call of a client with this configuration can take before it fails."""
     attempts = int((config.retries or {}).get("total_max_attempts", 3))
     per_attempt = float(config.connect_timeout) + float(config.read_timeout)
-    backoff = sum(min(MAX_BACKOFF_SECONDS, 2.0 ** (retry + 1)) for retry in range(attempts - 1))
+    # Standard mode waits up to 2 ** (n - 1) s (jittered, capped) after the n-th failed attempt.
+    backoff = sum(min(MAX_BACKOFF_SECONDS, 2.0**retry) for retry in range(attempts - 1))
     return attempts * per_attempt + backoff
 
 

@@ -45,9 +45,9 @@ def run(budget, recorder=None, predictor=None, trades=TRADES, market=MARKET):
 
 def test_worst_case_of_a_call_is_its_attempts_timeouts_and_backoff():
     config = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=8)
-    assert worst_case_seconds(config) == 2 * (1 + 8) + 2.0
+    assert worst_case_seconds(config) == 2 * (1 + 8) + 1.0
     three = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=3)
-    assert worst_case_seconds(three) == 3 * 4 + 2.0 + 4.0
+    assert worst_case_seconds(three) == 3 * 4 + 1.0 + 2.0
 
 
 def test_with_time_enough_every_step_runs():
