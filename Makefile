@@ -60,7 +60,7 @@ test-unit: venv  ## unit tests only (no network, a few seconds)
 lint: venv  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambdas/scoring training infra chartguard anomalies
+	$(VENV)/bin/mypy lambdas/scoring training infra local chartguard anomalies
 
 format: venv  ## apply ruff's fixes and format
 	$(VENV)/bin/ruff check --fix .
@@ -107,7 +107,7 @@ train: venv  ## retrain artifacts/model even when present (QUICK=1: the fast sma
 evaluate: model  ## held-out evaluation of the model: docs/evaluation/ (report, ROC plot, metrics.json)
 	$(VENV)/bin/python -m training evaluate --model $(MODEL_DIR) --out docs/evaluation
 
-# --- the whole system on this machine (chartguard/local_stack.py, chartguard/demo.py) ---
+# --- the whole system on this machine (local/stack.py, chartguard/demo.py) ---
 local: venv  ## the local stack: moto + endpoint stand-in + event source; writes .local/stack.env (Ctrl-C stops)
 	$(VENV)/bin/chartguard local
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from infra.config import ConfigError
+from infra.cdk_context import ConfigError
 from infra.stack import add_chartguard
 
 

@@ -13,7 +13,7 @@ Four modes in one process, for like-for-like ratios, each for a quarter of the m
 rounds of opposite order so that no mode always runs first:
 - flagged: the threshold lowered to 0.0001, so every message also takes the write path (evidence
   PNGs, then the conditional put): the worst case;
-- clean: the default threshold (0.9), which this ordinary trader stays under (checked for every
+- clean: the default threshold (scoring.contracts.DEFAULT_RISK_THRESHOLD), which this ordinary trader stays under (checked for every
   message): nothing written, as for most withdrawals;
 each with the klines cache off (KLINES_CACHE_SECONDS=0: every message reads its symbols' 288
 bars) and on (the default: settled bars are read once).
@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import sample_day
-from chartguard.event_source import LocalLambdaContext, lambda_record
-from chartguard.local_resources import put_items
-from chartguard.local_stack import DEFAULT_MODEL_DIR, LocalStack
 from chartguard.percentiles import percentile
+from local.event_source_mapping import lambda_record
+from local.lambda_context import LocalLambdaContext
+from local.resources import put_items
+from local.stack import DEFAULT_MODEL_DIR, LocalStack
 from scoring.contracts import DEFAULT_RISK_THRESHOLD
 from scoring.market import format_utc
 
@@ -106,7 +107,7 @@ def main() -> None:
         put_items(dynamodb, names.klines_table, (b.to_item() for day in bars.values() for b in day))
         put_items(dynamodb, names.trades_table, (t.to_item() for t in trades))
 
-        from scoring import config, handler  # imported after the environment is set, as in Lambda
+        from scoring import handler, settings  # imported after the environment is set, as in Lambda
 
         arn = f"arn:aws:sqs:us-east-1:000000000000:{names.queue}"
         # label: (RISK_THRESHOLD, KLINES_CACHE_SECONDS, the outcome every message must have)
@@ -121,7 +122,7 @@ def main() -> None:
             for label in order:
                 risk_threshold, cache_seconds, outcome = modes[label]
                 os.environ.update({"RISK_THRESHOLD": risk_threshold, "KLINES_CACHE_SECONDS": cache_seconds})
-                config.get_settings.cache_clear()
+                settings.get_settings.cache_clear()
                 handler.collaborators.cache_clear()
                 tag = f"{list(modes).index(label)}-{round_number}"
                 rows = run(handler, arn, args.messages // (2 * len(modes)), tag, outcome)

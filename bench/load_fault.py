@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from chartguard.business import send_withdrawal, withdrawal_message
-from chartguard.endpoint_standin import FaultPlan
-from chartguard.local_resources import put_items
-from chartguard.local_stack import DEFAULT_MODEL_DIR, LocalStack
 from chartguard.percentiles import percentile
+from local.endpoint_standin import FaultPlan
+from local.resources import put_items
+from local.stack import DEFAULT_MODEL_DIR, LocalStack
 from scoring.market import format_utc
 
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")

@@ -9,9 +9,10 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from chartguard.config import StackConfig, UserError, client
+from chartguard.stack_access import StackConfig, UserError, client
 from scoring.market import format_utc
 from scoring.messages import WithdrawalMessage
+from scoring.validation import validation_summary
 
 
 def withdrawal_message(
@@ -28,10 +29,7 @@ def withdrawal_message(
     try:
         parsed = WithdrawalMessage.model_validate(body)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)
-        )
-        raise UserError(f"not a valid withdrawal message: {problems}") from None
+        raise UserError(f"not a valid withdrawal message: {validation_summary(error)}") from None
     if parsed.requested_at is not None:
         body["requested_at"] = format_utc(parsed.requested_at)
     return body

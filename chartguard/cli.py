@@ -11,12 +11,12 @@ import argparse
 import sys
 from typing import Callable, Optional
 
-from chartguard import analyst, business, demo, local_stack, marketdata
-from chartguard.config import UserError
+from chartguard import analyst, business, demo, load_tables, local_command
+from chartguard.stack_access import UserError
 
 # Each module contributes its subcommands: register(subparsers) adds parsers whose `run`
 # default takes the parsed arguments and returns an exit code.
-MODULES = (business, marketdata, analyst, local_stack, demo)
+MODULES = (business, load_tables, analyst, local_command, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

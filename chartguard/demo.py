@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from chartguard.business import send_withdrawal, withdrawal_message
-from chartguard.local_resources import put_items
-from chartguard.local_stack import DEFAULT_MODEL_DIR, LocalStack, RunnerStats
 from chartguard.percentiles import percentile
+from local.resources import put_items
+from local.stack import DEFAULT_MODEL_DIR, LocalStack, RunnerStats
 from scoring.market import format_utc
 
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
@@ -38,7 +38,7 @@ def run_demo(
     report: Path,
     top: int = 15,
 ) -> dict[str, Any]:
-    from chartguard import analyst
+    from chartguard import daily_report, table_reads
     from training.market_data import synthetic_klines
     from training.simulate import simulate_accounts
 
@@ -72,9 +72,9 @@ def run_demo(
             raise RuntimeError("demo: the queue did not drain in 15 minutes")
         drained_at = time.perf_counter()
 
-        flags = analyst.flags_of_day(dynamodb, names.risk_table, day)
+        flags = table_reads.flags_of_day(dynamodb, names.risk_table, day)
         _say(f"demo: writing the HTML report to {report}")
-        analyst.write_report(
+        daily_report.write_report(
             dynamodb,
             s3,
             risk_table=names.risk_table,

@@ -19,10 +19,13 @@ so sums across symbols assume one quote currency (e.g. all `*-USD`).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from chartguard.record_format import format_table, printable
+from chartguard.table_reads import read_window, record_window
 from scoring.market import Kline, Trade, bar_open_time, format_utc
 
 UNKNOWN_COUNTERPARTY = "(unknown)"
@@ -265,3 +268,39 @@ def trace_rows(trace: Trace) -> list[tuple[str, ...]]:
                 )
             )
     return rows
+
+
+# --- a risk record's trace, read from the tables, and as text -------------------------------------
+
+
+def trace_record(dynamodb: Any, record: Mapping[str, Any], *, trades_table: str, klines_table: str) -> Trace:
+    start, end = record_window(record)
+    user_id = str(record["user_id"])
+    trades, bars = read_window(
+        dynamodb, trades_table=trades_table, klines_table=klines_table, user_id=user_id, start=start, end=end
+    )
+    return trace_window(
+        user_id=user_id,
+        withdrawal_id=str(record.get("withdrawal_id", "")),
+        window_start=start,
+        window_end=end,
+        trades=trades,
+        bars_by_symbol=bars,
+    )
+
+
+def trace_text(trace: Trace) -> str:
+    header = (
+        f"counterparties of {printable(trace.user_id)}, withdrawal {printable(trace.withdrawal_id)}, "
+        f"window {trace.window_start:%Y-%m-%dT%H:%M:%SZ} .. {trace.window_end:%Y-%m-%dT%H:%M:%SZ}: "
+        f"{trace.trade_count} trades, value moved {money(trace.value_moved)}"
+    )
+    if not trace.flows:
+        return header + "\nno trades in the window"
+    table = format_table(TRACE_COLUMNS, trace_rows(trace), right=(1, 3, 4, 5, 6, 7))
+    footer = textwrap.wrap(f"{VALUE_MOVED_RULE}.", width=100)
+    if trace.unpriced:
+        footer.append(
+            f"* {trace.unpriced} trade(s) in bars missing from the klines table: counted, not valued."
+        )
+    return "\n".join([header, table, *footer])

@@ -6,7 +6,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra import settings
+from infra import constants
 from infra.nag import acknowledge
 
 
@@ -49,7 +49,7 @@ class EvidenceBucket(Construct):
                 # version itself goes a day later.
                 s3.LifecycleRule(
                     id="expire-evidence",
-                    prefix=settings.EVIDENCE_PREFIX,
+                    prefix=constants.EVIDENCE_PREFIX,
                     expiration=Duration.days(retention_days),
                     noncurrent_version_expiration=Duration.days(1),
                 ),

@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.config import ModelSource
+from infra.cdk_context import ModelSource
 from infra.nag import acknowledge
 
 # Invocations per instance per minute at which autoscaling adds an instance. One image is a few

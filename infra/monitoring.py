@@ -15,7 +15,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import settings
+from infra import constants
 
 FIVE_MINUTES = Duration.minutes(5)
 # A withdrawal waits on its score: one still unscored after this long means the function is not
@@ -78,9 +78,9 @@ class Monitoring(Construct):
         def function_metric(name: str) -> cloudwatch.Metric:
             """A count the function emits through Powertools (namespace and `service` dimension)."""
             return cloudwatch.Metric(
-                namespace=settings.METRICS_NAMESPACE,
+                namespace=constants.METRICS_NAMESPACE,
                 metric_name=name,
-                dimensions_map={"service": settings.SERVICE_NAME},
+                dimensions_map={"service": constants.SERVICE_NAME},
                 statistic="Sum",
                 period=FIVE_MINUTES,
             )

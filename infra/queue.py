@@ -6,7 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import settings
+from infra import constants
 from infra.nag import acknowledge
 
 
@@ -15,7 +15,7 @@ class WithdrawalQueue(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, function_timeout: Duration) -> None:
         super().__init__(scope, construct_id)
-        visibility = Duration.seconds(settings.QUEUE_VISIBILITY_TIMEOUT_SECONDS)
+        visibility = Duration.seconds(constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS)
         if visibility.to_seconds() < 6 * function_timeout.to_seconds():
             raise ValueError("the queue's visibility timeout must be at least 6 x the function timeout")
 
@@ -24,7 +24,7 @@ class WithdrawalQueue(Construct):
             "DeadLetterQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(settings.DEAD_LETTER_RETENTION_DAYS),
+            retention_period=Duration.days(constants.DEAD_LETTER_RETENTION_DAYS),
         )
         self.queue = sqs.Queue(
             self,
@@ -32,9 +32,9 @@ class WithdrawalQueue(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=visibility,
-            retention_period=Duration.days(settings.QUEUE_RETENTION_DAYS),
+            retention_period=Duration.days(constants.QUEUE_RETENTION_DAYS),
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=settings.MAX_RECEIVE_COUNT
+                queue=self.dead_letter_queue, max_receive_count=constants.MAX_RECEIVE_COUNT
             ),
         )
         acknowledge(

@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
-from infra import settings
+from infra import constants
 from infra.nag import acknowledge
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
@@ -92,8 +92,8 @@ class ScoringFunction(Construct):
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=CODE_EXCLUDES),
             layers=self.layers,
-            memory_size=settings.FUNCTION_MEMORY_MB,
-            timeout=Duration.seconds(settings.FUNCTION_TIMEOUT_SECONDS),
+            memory_size=constants.FUNCTION_MEMORY_MB,
+            timeout=Duration.seconds(constants.FUNCTION_TIMEOUT_SECONDS),
             environment=dict(environment),
             reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
@@ -101,8 +101,8 @@ class ScoringFunction(Construct):
         self.function.add_event_source(
             SqsEventSource(
                 queue,
-                batch_size=settings.BATCH_SIZE,
-                max_batching_window=Duration.seconds(settings.MAX_BATCHING_WINDOW_SECONDS),
+                batch_size=constants.BATCH_SIZE,
+                max_batching_window=Duration.seconds(constants.MAX_BATCHING_WINDOW_SECONDS),
                 report_batch_item_failures=True,
                 max_concurrency=max_concurrency,
             )

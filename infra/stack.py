@@ -1,4 +1,4 @@
-"""The chartguard stack: wires the components and their permissions (shared/DESIGN.md, Architecture)."""
+"""The chartguard stack: wires the components and their permissions (docs/design.md, Architecture)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from infra import settings
-from infra.config import DeployConfig
+from infra import constants
+from infra.cdk_context import DeployConfig
 from infra.evidence import EvidenceBucket
 from infra.model_endpoint import ModelEndpoint
 from infra.monitoring import Monitoring
@@ -25,7 +25,7 @@ class ChartguardStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        timeout = Duration.seconds(settings.FUNCTION_TIMEOUT_SECONDS)
+        timeout = Duration.seconds(constants.FUNCTION_TIMEOUT_SECONDS)
 
         self.queue = WithdrawalQueue(self, "Withdrawals", function_timeout=timeout)
         self.tables = DataTables(self, "Tables")
@@ -57,8 +57,8 @@ class ChartguardStack(Stack):
                 # A rejected message goes here at once, with its reason; a record expires with its images.
                 "DEAD_LETTER_QUEUE_URL": self.queue.dead_letter_queue.queue_url,
                 "RECORD_RETENTION_DAYS": str(config.evidence_retention_days),
-                "POWERTOOLS_SERVICE_NAME": settings.SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+                "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
                 "MPLCONFIGDIR": "/tmp",  # matplotlib's cache; the only writable path on Lambda
             },
         )
@@ -77,7 +77,7 @@ class ChartguardStack(Stack):
         iam.Grant.add_to_principal(
             grantee=function,
             actions=["s3:PutObject"],  # grant_put would add s3:Abort* and object-lock/tagging writes
-            resource_arns=[self.evidence.bucket.arn_for_objects(f"{settings.EVIDENCE_PREFIX}*")],
+            resource_arns=[self.evidence.bucket.arn_for_objects(f"{constants.EVIDENCE_PREFIX}*")],
         )
         self.endpoint.grant_invoke(function)
         self.queue.dead_letter_queue.grant_send_messages(function)
@@ -85,7 +85,7 @@ class ChartguardStack(Stack):
         acknowledge(
             function,
             {
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{settings.EVIDENCE_PREFIX}*]": "The function "
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{constants.EVIDENCE_PREFIX}*]": "The function "
                 "writes one object per image under the evidence prefix, and nowhere else.",
             },
         )
@@ -138,7 +138,7 @@ class ChartguardStack(Stack):
             iam.PolicyStatement(
                 sid="ReadEvidenceImages",
                 actions=["s3:GetObject"],
-                resources=[self.evidence.bucket.arn_for_objects(f"{settings.EVIDENCE_PREFIX}*")],
+                resources=[self.evidence.bucket.arn_for_objects(f"{constants.EVIDENCE_PREFIX}*")],
             ),
         )
 
@@ -159,7 +159,7 @@ class ChartguardStack(Stack):
         acknowledge(
             analysts,
             {
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{settings.EVIDENCE_PREFIX}*]": "Analysts open "
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{constants.EVIDENCE_PREFIX}*]": "Analysts open "
                 "any evidence image a risk record names (GetObject only, under the evidence prefix).",
             },
         )

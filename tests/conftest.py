@@ -24,7 +24,7 @@ def function_env(monkeypatch):
     """Contract 7's variables for one test, with the function's caches cleared before and after."""
     from scoring import handler
     from scoring.clients import client
-    from scoring.config import get_settings
+    from scoring.settings import get_settings
 
     caches = (get_settings, handler.collaborators, client)
     for name, value in FUNCTION_ENV.items():

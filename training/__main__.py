@@ -3,8 +3,8 @@
 model     build artifacts/model if absent (cached; --quick for the fast profile, --force to rebuild)
 dataset   simulate and render a dataset directory (im2rec layout), on the synthetic market or on
           real bars (--klines-csv SYMBOL=CSV, --alphavantage SYMBOL)
-train     train a network on a dataset directory into a model directory (--profile default:
-          the recipe `make model` trains)
+train     train a network on a dataset directory into a model directory (the recipe `make model`
+          trains, --profile's, with the flags given on top)
 evaluate  score a held-out simulated set with the artifact; write the report and ROC plot
 pack      (re)pack model.tar.gz for SageMaker
 """
@@ -12,6 +12,7 @@ pack      (re)pack model.tar.gz for SageMaker
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,31 +27,15 @@ from training.models import ARCHITECTURES
 from training.pipeline import PROFILES, profile_config
 from training.train import PRECISIONS, TrainConfig
 
-# What `train` trains without --profile: the command's own defaults (older than the profiles;
-# the documented experiments give their flags against these).
-TRAIN_FLAG_DEFAULTS: dict[str, Any] = {
-    "architecture": "resnet18",
-    "max_epochs": 10,
-    "height": 40,
-    "width": 250,
-    "learning_rate": 1e-3,
-    "patience": 3,
-    "min_epochs": 0,
-    "flip_time": False,
-    "roll_time": False,
-    "flip_price": False,
-    "hacker_weight": 1.0,
-    "precision": "fp32",
-}
+PROFILE_DEFAULT = "(default: the profile's)"
 
 
 def train_config(args: argparse.Namespace, progress: bool = True) -> TrainConfig:
     """`train`'s TrainConfig: the profile's recipe as `make model` builds it (threads included),
-    or the command's own defaults, with every flag given on top."""
-    given = {key: getattr(args, key) for key in TRAIN_FLAG_DEFAULTS if getattr(args, key) is not None}
-    if args.profile:
-        return profile_config(args.profile, seed=args.seed, progress=progress, **given)
-    return TrainConfig(seed=args.seed, progress=progress, **{**TRAIN_FLAG_DEFAULTS, **given})
+    every flag given on top."""
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    given = {key: value for key, value in vars(args).items() if key in fields and value is not None}
+    return profile_config(args.profile, progress=progress, **given)
 
 
 def given_market(
@@ -101,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = commands.add_parser("model", help="build the default model if absent")
     model.add_argument("--out", type=Path, default=Path("artifacts/model"))
-    model.add_argument("--quick", action="store_true", help="small CNN on 500 + 500 images (< 2 min)")
+    model.add_argument(
+        "--quick", action="store_true", help="the quick profile: a small CNN on 500 + 500 images"
+    )
     model.add_argument("--force", action="store_true", help="rebuild even when present")
 
     dataset = commands.add_parser("dataset", help="simulate and render a dataset")
@@ -133,56 +120,50 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train on a dataset directory",
-        description="Train a network on a dataset directory. --profile default starts from the "
-        "recipe `make model` trains (its network, schedule, augmentation, weight, precision and "
-        "threads); the flags given override it. Without --profile the flags default as shown.",
+        description="Train a network on a dataset directory, starting from a profile's recipe (the one "
+        "`make model` trains: its network, schedule, augmentation, weight, precision and threads); "
+        "the flags given override it.",
     )
     train.add_argument("--dataset", type=Path, required=True)
     train.add_argument("--out", type=Path, required=True)
     train.add_argument(
-        "--profile", choices=sorted(PROFILES), default=None, help="start from this profile's training recipe"
+        "--profile",
+        choices=sorted(PROFILES),
+        default="default",
+        help="the recipe to start from (default: %(default)s)",
     )
-    flag = TRAIN_FLAG_DEFAULTS
-    train.add_argument("--architecture", choices=ARCHITECTURES, help=f"(default: {flag['architecture']})")
-    train.add_argument(
-        "--epochs", type=int, dest="max_epochs", metavar="N", help=f"(default: {flag['max_epochs']})"
-    )
-    train.add_argument("--height", type=int, help=f"(default: {flag['height']})")
-    train.add_argument("--width", type=int, help=f"(default: {flag['width']})")
+    train.add_argument("--architecture", choices=ARCHITECTURES, help=PROFILE_DEFAULT)
+    train.add_argument("--epochs", type=int, dest="max_epochs", metavar="N", help=PROFILE_DEFAULT)
+    train.add_argument("--height", type=int, help=PROFILE_DEFAULT)
+    train.add_argument("--width", type=int, help=PROFILE_DEFAULT)
     train.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    train.add_argument("--learning-rate", type=float, help=f"(default: {flag['learning_rate']})")
-    train.add_argument("--patience", type=int, help=f"(default: {flag['patience']})")
+    train.add_argument("--learning-rate", type=float, help=PROFILE_DEFAULT)
+    train.add_argument("--patience", type=int, help=PROFILE_DEFAULT)
     train.add_argument(
         "--min-epochs",
         type=int,
-        help="no early stop before this epoch (default: 0, half of --epochs; a profile's own with --profile)",
+        help=f"no early stop before this epoch (0: half of --epochs) {PROFILE_DEFAULT}",
     )
     train.add_argument(
         "--flip-time",
         action=argparse.BooleanOptionalAction,
-        help="augment: mirror time for half of each batch (default: off)",
+        help=f"augment: mirror time for half of each batch {PROFILE_DEFAULT}",
     )
     train.add_argument(
         "--roll-time",
         action=argparse.BooleanOptionalAction,
-        help="augment: rotate each chart's columns at random (default: off)",
-    )
-    train.add_argument(
-        "--flip-price",
-        action=argparse.BooleanOptionalAction,
-        help="augment: mirror price and swap buy/sell for half of each batch (default: off)",
+        help=f"augment: rotate each chart's columns at random {PROFILE_DEFAULT}",
     )
     train.add_argument(
         "--hacker-weight",
         type=float,
         help="loss weight of the hacker class (normal 1): >1 trades false alarms for caught thieves"
-        f" (default: {flag['hacker_weight']})",
+        f" {PROFILE_DEFAULT}",
     )
     train.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="bf16: mixed precision (autocast); auto: bf16 where the hardware has it natively"
-        f" (default: {flag['precision']})",
+        help=f"bf16: mixed precision (autocast); auto: bf16 where the hardware has it natively {PROFILE_DEFAULT}",
     )
 
     evaluate = commands.add_parser("evaluate", help="held-out evaluation report")

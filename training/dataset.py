@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Optional, Sequence
+from typing import Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -162,11 +162,8 @@ def _trade_json(trade: Trade) -> dict[str, object]:
     return {k: (str(v) if not isinstance(v, str) else v) for k, v in trade.to_item().items()}
 
 
-Renderer = Callable[[Sequence[Kline], Sequence[Trade]], bytes]
-
-
 def iter_rendered(
-    charts: Sequence[Chart], progress: bool = False, renderer: Renderer = render_chart, workers: int = 1
+    charts: Sequence[Chart], progress: bool = False, workers: int = 1
 ) -> Iterator[tuple[Chart, bytes, list[float]]]:
     """Each chart with its PNG and round-trip features, in order; `workers` > 1 renders in that
     many forked processes (the same bytes: the work per chart does not change)."""
@@ -174,45 +171,44 @@ def iter_rendered(
 
     disable = None if progress else True  # None: a bar on a terminal only
     with tqdm(total=len(charts), desc="render", unit="img", leave=False, disable=disable) as bar:
-        for start, done in _rendered_chunks(charts, renderer, workers):
+        for start, done in _rendered_chunks(charts, workers):
             for offset, (png, features) in enumerate(done):
                 yield charts[start + offset], png, features
             bar.update(len(done))
 
 
 RENDER_CHUNK = 128  # charts per task handed to a render worker
-_WORKER: tuple[Sequence[Chart], Renderer] = ((), render_chart)  # set in each worker process
+_WORKER_CHARTS: Sequence[Chart] = ()  # set in each worker process
 
 
-def _render(charts: Sequence[Chart], renderer: Renderer) -> list[tuple[bytes, list[float]]]:
-    return [(renderer(c.bars, c.trades), chart_features(c.bars, c.trades)) for c in charts]
+def _render(charts: Sequence[Chart]) -> list[tuple[bytes, list[float]]]:
+    return [(render_chart(c.bars, c.trades), chart_features(c.bars, c.trades)) for c in charts]
 
 
-def _start_worker(charts: Sequence[Chart], renderer: Renderer) -> None:
-    global _WORKER
-    _WORKER = (charts, renderer)
+def _start_worker(charts: Sequence[Chart]) -> None:
+    global _WORKER_CHARTS
+    _WORKER_CHARTS = charts
 
 
 def _render_in_worker(bounds: tuple[int, int]) -> list[tuple[bytes, list[float]]]:
-    charts, renderer = _WORKER
-    return _render(charts[bounds[0] : bounds[1]], renderer)
+    return _render(_WORKER_CHARTS[bounds[0] : bounds[1]])
 
 
 def _rendered_chunks(
-    charts: Sequence[Chart], renderer: Renderer, workers: int
+    charts: Sequence[Chart], workers: int
 ) -> Iterator[tuple[int, list[tuple[bytes, list[float]]]]]:
     bounds = [
         (start, min(start + RENDER_CHUNK, len(charts))) for start in range(0, len(charts), RENDER_CHUNK)
     ]
     if workers <= 1 or len(bounds) <= 1:
         for start, stop in bounds:
-            yield start, _render(charts[start:stop], renderer)
+            yield start, _render(charts[start:stop])
         return
     # fork: a forked worker's initializer arguments are inherited, not pickled, so the charts are
     # shared copy-on-write. Call it before any torch work starts (the pipeline builds the dataset
     # first), so that no thread pool is forked mid-flight; fork is Linux's default, not macOS's.
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_start_worker, initargs=(charts, renderer)) as pool:
+    with context.Pool(workers, initializer=_start_worker, initargs=(charts,)) as pool:
         yield from zip((start for start, _ in bounds), pool.imap(_render_in_worker, bounds))
 
 
@@ -224,8 +220,6 @@ def build_dataset(
     val_fraction: float = VAL_FRACTION,
     days: int = MARKET_DAYS,
     progress: bool = True,
-    renderer: Renderer = render_chart,
-    render_version: str = RENDER_VERSION,
     workers: int = 1,
     klines: Optional[Mapping[str, list[Kline]]] = None,
     market_source: Optional[Mapping[str, object]] = None,
@@ -234,9 +228,7 @@ def build_dataset(
 
     `workers` > 1 renders in that many processes (the same files, in the same order).
     `klines` ({symbol: bars}): the market the accounts trade, instead of the synthetic one of
-    `seed` and `days`; `market_source` describes it in the manifest (e.g. files and checksums).
-
-    `renderer` / `render_version` exist for experiments only; the product renders `chart-v1`."""
+    `seed` and `days`; `market_source` describes it in the manifest (e.g. files and checksums)."""
     out_dir = Path(out_dir)
     if klines is None:
         market_record: dict[str, object] = {
@@ -257,7 +249,7 @@ def build_dataset(
     split_of = split_accounts([c.account.user_id for c in charts], seed, val_fraction)
     lists: dict[str, list[tuple[int, int, str]]] = {"train": [], "val": []}
     with open(out_dir / "images.jsonl", "w") as images:
-        for index, (chart, png, features) in enumerate(iter_rendered(charts, progress, renderer, workers)):
+        for index, (chart, png, features) in enumerate(iter_rendered(charts, progress, workers)):
             account = chart.account
             relative = f"{account.label}/{account.user_id}_{chart.symbol}.png"
             (out_dir / relative).write_bytes(png)
@@ -297,7 +289,7 @@ def build_dataset(
             )
     counts = Counter((c.account.label, split_of[c.account.user_id]) for c in charts)
     manifest: dict[str, object] = {
-        "render_version": render_version,
+        "render_version": RENDER_VERSION,
         "image_size": {"width": WIDTH_PX, "height": HEIGHT_PX},
         "class_order": list(CLASS_ORDER),
         "seed": seed,

@@ -1,4 +1,5 @@
 """Held-out evaluation of a model artifact: `make evaluate`.
+(Over 400 lines: the held-out run, its metrics and the report that explains them are one job.)
 
 The held-out set comes from the simulator with a seed the model never saw (a different market
 and different accounts), and is scored through the artifact's own `code/inference.py`, the code
@@ -23,13 +24,12 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from scoring.chart import RENDER_VERSION, render_chart
+from scoring.chart import RENDER_VERSION
+from scoring.contracts import DEFAULT_RISK_THRESHOLD
 from training.dataset import build_dataset, load_records
 
-THRESHOLD = 0.90
-# Held-out charts per class. 15,000 + 15,000 put a 95% interval of about +-0.09 points around a
-# 99.4% accuracy; 2,000 + 2,000 (the earlier default) about +-0.25, too wide to tell a model at
-# 99.4% from one at 99.6%.
+# Held-out charts per class: enough for a 95% interval narrow enough to tell a model that meets
+# the accuracy target from one just short of it.
 HELDOUT_IMAGES = 15000
 TARGETS = {"accuracy": 0.995, "recall_at_threshold": 0.99, "fpr_at_threshold": 0.005}
 FPR_BUDGET = TARGETS["fpr_at_threshold"]
@@ -69,7 +69,7 @@ def score_images(
 
 
 def binary_metrics(
-    y_hacker: np.ndarray, p_hacker: np.ndarray, threshold: float = THRESHOLD
+    y_hacker: np.ndarray, p_hacker: np.ndarray, threshold: float = DEFAULT_RISK_THRESHOLD
 ) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
@@ -105,7 +105,7 @@ def per_variant(labels: Sequence[str], variants: Sequence[str], p_hacker: np.nda
         groups[(label, variant)].append(float(p))
     out = {}
     for (label, variant), scores in sorted(groups.items()):
-        hits = sum(s > THRESHOLD for s in scores)
+        hits = sum(s > DEFAULT_RISK_THRESHOLD for s in scores)
         key = "recall" if label == "hacker" else "fpr"
         out[f"{label}/{variant}"] = {"n": len(scores), key: hits / len(scores), "flagged": hits}
     return out
@@ -233,21 +233,21 @@ def run_evaluation(
     seed: int = 7_000_001,
     training_dataset: Optional[Path] = None,
     progress: bool = True,
-    renderer: Optional[Any] = None,
 ) -> str:
     """Build (or reuse) the held-out set, score it, write metrics.json, roc.png and README.md."""
     model_dir, out_dir, work_dir = Path(model_dir), Path(out_dir), Path(work_dir)
     metadata = json.loads((model_dir / "metadata.json").read_text())
     # The held-out charts must be drawn the way the model was trained to see them.
     render_version = str(metadata.get("render_version", RENDER_VERSION))
-    suffix = "" if render_version == RENDER_VERSION else f"-{render_version}"
-    heldout = work_dir / f"heldout-{seed}-{images_per_class}{suffix}"
+    if render_version != RENDER_VERSION:
+        raise ValueError(
+            f"the model was trained on {render_version} charts; the renderer draws {RENDER_VERSION}"
+        )
+    heldout = work_dir / f"heldout-{seed}-{images_per_class}"
     manifest = heldout / "manifest.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("render_version") != render_version:
-        raise ValueError(f"{heldout} holds charts of another render version than {render_version}")
+    if manifest.exists() and json.loads(manifest.read_text()).get("render_version") != RENDER_VERSION:
+        raise ValueError(f"{heldout} holds charts of another render version than {RENDER_VERSION}")
     if not manifest.exists():
-        if renderer is None and render_version != RENDER_VERSION:
-            raise ValueError(f"the model expects {render_version} charts: pass its renderer")
         build_dataset(
             heldout,
             images_per_class,
@@ -255,8 +255,6 @@ def run_evaluation(
             seed=seed,
             val_fraction=1.0,
             progress=progress,
-            renderer=renderer or render_chart,
-            render_version=render_version,
             workers=min(2, os.cpu_count() or 1),
         )
     records = load_records(heldout)
@@ -289,7 +287,7 @@ def run_evaluation(
         },
         "training": {k: v for k, v in metadata.get("training", {}).items() if k != "history"},
         "heldout": {"seed": seed, "dir": heldout.name, "images": len(records), "accounts": len(accounts)},
-        "threshold": THRESHOLD,
+        "threshold": DEFAULT_RISK_THRESHOLD,
         "targets": TARGETS,
         "image_model": {
             "chart": binary_metrics(y, p_image),
@@ -335,6 +333,7 @@ def render_report(results: dict[str, Any]) -> str:
     base = results["baselines"]
     model = results["model"]
     training = results["training"]
+    at = f"{results['threshold']:.2f}"
 
     def verdict(name: str, value: float) -> str:
         goal = TARGETS[name]
@@ -354,23 +353,23 @@ def render_report(results: dict[str, Any]) -> str:
         f"Threshold: p(hacker) > {results['threshold']:.2f} (contract 4). Raw numbers: `metrics.json`.",
         f"Loss weight of the hacker class in training: {model.get('hacker_weight', 1.0):g} (normal 1).",
         "",
-        "## Against the issue's targets (chart level, the endpoint's unit)",
+        "## Against the targets (chart level, the endpoint's unit)",
         "",
         "| metric | target | measured | 95% interval (Wilson) | |",
         "|---|---|---|---|---|",
         f"| accuracy (argmax) | >= 99.5% | {_fmt(chart['accuracy'])} | {_interval(chart['accuracy'], chart['n'])} "
         f"| {verdict('accuracy', chart['accuracy'])} |",
-        f"| accuracy at 0.90 (flagged or not: the product's decision; the accuracy target read at the "
+        f"| accuracy at {at} (flagged or not: the product's decision; the accuracy target read at the "
         f"threshold instead of argmax) | >= 99.5% | {_fmt(chart['accuracy_at_threshold'])} | "
         f"{_interval(chart['accuracy_at_threshold'], chart['n'])} | "
-        f"{verdict('accuracy', chart['accuracy_at_threshold'])} at 0.90 |",
-        f"| recall at 0.90 | >= 99% | {_fmt(chart['recall_at_threshold'])} | "
+        f"{verdict('accuracy', chart['accuracy_at_threshold'])} at {at} |",
+        f"| recall at {at} | >= 99% | {_fmt(chart['recall_at_threshold'])} | "
         f"{_interval(chart['recall_at_threshold'], chart['hacker'])} | "
         f"{verdict('recall_at_threshold', chart['recall_at_threshold'])} |",
-        f"| false-positive rate at 0.90 | <= 0.5% | {_fmt(chart['fpr_at_threshold'])} | "
+        f"| false-positive rate at {at} | <= 0.5% | {_fmt(chart['fpr_at_threshold'])} | "
         f"{_interval(chart['fpr_at_threshold'], chart['normal'])} | "
         f"{verdict('fpr_at_threshold', chart['fpr_at_threshold'])} |",
-        f"| training time (this machine, 2 cores, shared) | <= 15 min | "
+        f"| training time (this machine, 2 cores) | <= 15 min | "
         f"{training.get('total_seconds', training.get('train_seconds', 0)) / 60:.1f} min | | |",
         f"| inference, batch 1, PNG in -> JSON out | <= 10 ms | "
         f"{results['latency_batch1']['p50_ms']:.2f} ms p50, {results['latency_batch1']['p99_ms']:.2f} ms p99 | | |",
@@ -381,7 +380,7 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         "## Chart and account level",
         "",
-        "| | accuracy | ROC AUC | precision@0.90 | recall@0.90 | FPR@0.90 | TP | FN | FP | TN |",
+        f"| | accuracy | ROC AUC | precision@{at} | recall@{at} | FPR@{at} | TP | FN | FP | TN |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [
@@ -416,7 +415,7 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         "![sample charts](samples.png)",
         "",
-        "## Per variant at 0.90 (recall for thieves, false-positive rate for ordinary accounts)",
+        f"## Per variant at {at} (recall for thieves, false-positive rate for ordinary accounts)",
         "",
         "| variant | charts | image model | round-trip HistGB | accounts | image model (account) |",
         "|---|---|---|---|---|---|",
@@ -439,6 +438,7 @@ def interpretation(results: dict[str, Any]) -> list[str]:
     boosted = results["baselines"]["round_trip_features_gradient_boosting"]["chart"]
     dots = results["baselines"]["dot_count_only"]["chart"]
     per_variant = results["image_model"]["chart_per_variant"]
+    at = f"{results['threshold']:.2f}"
     weakest_hacker = min(
         (k for k in per_variant if k.startswith("hacker/")), key=lambda k: per_variant[k]["recall"]
     )
@@ -451,14 +451,12 @@ def interpretation(results: dict[str, Any]) -> list[str]:
 
     fewer_errors = errors(boosted) < 0.75 * errors(chart)
     if boosted["roc_auc"] > chart["roc_auc"] + 5e-4 or fewer_errors:
-        counts = f" ({errors(boosted)} wrong at 0.90 against {errors(chart)})" if fewer_errors else ""
+        counts = f" ({errors(boosted)} wrong at {at} against {errors(chart)})" if fewer_errors else ""
         comparison = (
             f"The round-trip features beat the picture on this data{counts}. They read each fill's position inside "
             "its own bar's range from the klines; the chart (contract 5) does not draw the bars, and at 288 "
             "bars across 244 px it could not show one bar's range anyway, so the network has to infer "
-            "'bought at the low, sold at the high' from how the dots sit relative to each other. How far "
-            "the dots alone can go: `python -m training.experiments.picture_features` gives gradient "
-            "boosting only each dot's bar and height on the window's scale (docs/training.md)."
+            "'bought at the low, sold at the high' from how the dots sit relative to each other."
         )
     else:
         comparison = (
@@ -471,7 +469,7 @@ def interpretation(results: dict[str, Any]) -> list[str]:
         leaning = [
             f"- The network was trained with a missed thief costing {weight:g} false alarms (the hacker "
             f"class weighted {weight:g}:1 in the loss), so its scores lean towards 'hacker' as a prior of "
-            f"{weight:g}:1 would: 0.50 is not where it decides. Its decisions are those at 0.90, right for "
+            f"{weight:g}:1 would: 0.50 is not where it decides. Its decisions are those at {at}, right for "
             f"{100 * chart['accuracy_at_threshold']:.2f}% of the charts; read at 0.50 (argmax) "
             f"{100 * chart['accuracy']:.2f}%.",
         ]
@@ -479,7 +477,7 @@ def interpretation(results: dict[str, Any]) -> list[str]:
         *leaning,
         f"- Dot count alone reaches ROC AUC {dots['roc_auc']:.3f} (accuracy {100 * dots['accuracy']:.1f}%): "
         "the class is not in the number of dots, unlike the public sample.",
-        f"- Image model: ROC AUC {chart['roc_auc']:.4f}; at 0.90 recall {100 * chart['recall_at_threshold']:.2f}% "
+        f"- Image model: ROC AUC {chart['roc_auc']:.4f}; at {at} recall {100 * chart['recall_at_threshold']:.2f}% "
         f"and FPR {100 * chart['fpr_at_threshold']:.2f}% per chart, recall {100 * account['recall_at_threshold']:.2f}% "
         f"and FPR {100 * account['fpr_at_threshold']:.2f}% per account. Round-trip features with gradient "
         f"boosting: ROC AUC {boosted['roc_auc']:.4f}, recall {100 * boosted['recall_at_threshold']:.2f}%, "

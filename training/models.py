@@ -1,5 +1,5 @@
-"""The networks: a ResNet-18 written out in plain PyTorch (torchvision is not installable beside
-the CPU torch) and a small CNN for fast builds. Both map (N, 3, H, W) to 2 logits in
+"""The profiles' networks: a narrow ResNet-18 written out in plain PyTorch (torchvision is not
+installable beside the CPU torch) and a small CNN for fast builds. Both map (N, 3, H, W) to 2 logits in
 CLASS_ORDER ("hacker", "normal")."""
 
 from __future__ import annotations
@@ -7,13 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ARCHITECTURES = (
-    "resnet18",
-    "resnet18_narrow",
-    "resnet18_narrow_avgmax",
-    "resnet18_narrow_keepx",
-    "small_cnn",
-)
+ARCHITECTURES = ("resnet18_narrow", "small_cnn")
 
 
 class BasicBlock(nn.Module):
@@ -36,47 +30,31 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """He et al. 2015, 18 layers: [2, 2, 2, 2] basic blocks of 64-512 channels (`width` 64).
+    """He et al. 2015, 18 layers: [2, 2, 2, 2] basic blocks of `width` to 8 x `width` channels.
 
-    `width` 16 keeps the 18-layer topology at a quarter of the channels (1/16 of the compute),
-    which trains in minutes on two shared CPU cores.
+    `width` 16 keeps the 18-layer topology at a quarter of the paper's 64 channels, small enough
+    to train on a CPU."""
 
-    `pool` "avg" is the paper's global average pooling; "avgmax" adds global max pooling beside
-    it, so a pattern that appears in two places of the chart (a thief's few bars) is not
-    outvoted by what fills the rest of it (ordinary-looking trades around the theft).
-
-    `keep_x` makes the stem's max pooling shrink height only: the first blocks then see the chart
-    at half its columns (one cell about two 5-minute bars of a day) instead of a quarter, so a
-    bar's buy/sell pair is not merged with its neighbours' before its vertical distance is read.
-    Twice the compute."""
-
-    def __init__(self, num_classes: int = 2, width: int = 64, pool: str = "avg", keep_x: bool = False):
+    def __init__(self, num_classes: int = 2, width: int = 64):
         super().__init__()
-        if pool not in ("avg", "avgmax"):
-            raise ValueError(f"pool must be 'avg' or 'avgmax', got {pool!r}")
-        self.pool = pool
         self.stem = nn.Sequential(
             nn.Conv2d(3, width, 7, 2, 3, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, (2, 1) if keep_x else 2, 1),
+            nn.MaxPool2d(3, 2, 1),
         )
         layers, channels = [], width
         for out_channels, stride in ((width, 1), (2 * width, 2), (4 * width, 2), (8 * width, 2)):
             layers += [BasicBlock(channels, out_channels, stride), BasicBlock(out_channels, out_channels)]
             channels = out_channels
         self.layers = nn.Sequential(*layers)
-        self.head = nn.Linear((2 if pool == "avgmax" else 1) * 8 * width, num_classes)
+        self.head = nn.Linear(8 * width, num_classes)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.layers(self.stem(x))
-        pooled = features.mean(dim=(2, 3))
-        if self.pool == "avgmax":
-            pooled = torch.cat([pooled, features.amax(dim=(2, 3))], dim=1)
-        return self.head(pooled)
+        return self.head(self.layers(self.stem(x)).mean(dim=(2, 3)))
 
 
 class SmallCNN(nn.Module):
@@ -109,14 +87,8 @@ class SmallCNN(nn.Module):
 
 
 def build_model(architecture: str, num_classes: int = 2) -> nn.Module:
-    if architecture == "resnet18":
-        return ResNet18(num_classes)
     if architecture == "resnet18_narrow":
         return ResNet18(num_classes, width=16)
-    if architecture == "resnet18_narrow_avgmax":
-        return ResNet18(num_classes, width=16, pool="avgmax")
-    if architecture == "resnet18_narrow_keepx":
-        return ResNet18(num_classes, width=16, keep_x=True)
     if architecture == "small_cnn":
         return SmallCNN(num_classes)
     raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")

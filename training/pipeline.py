@@ -5,21 +5,12 @@ returns at once when the directory already holds a complete artifact, otherwise 
 dataset from the seed, trains, writes the serving code and packs `model.tar.gz`. A file lock
 keeps two processes from training the same directory at once.
 
-Profiles:
-- default: the 18-layer ResNet at a quarter width (`resnet18_narrow`) on 15,000 + 15,000 charts,
-  each chart shrunk to 250 x 40 (every column kept, heights squeezed: a bar's buy and sell stay in
-  one column while the network's early layers see their whole vertical distance), time mirrored
-  and rotated at random (`flip_time`, `roll_time`), the hacker class weighted 3 to 1 in the loss
-  (`hacker_weight`: the operating point, see docs/training.md), mixed precision where the CPU has
-  AMX (`precision="auto"`), all 10 epochs of the one-cycle schedule run and the best validation
-  epoch kept (`min_epochs`: patience never stops it mid-schedule), on the machine's two cores
-  (rendering too): 10.4 min from nothing in `make train` here (a CPU with AMX); a CPU without
-  AMX trains in float32 (the recipe in float32 here: 10.0 min of training, FPR 0.51% on the
-  30,001 held-out charts). Seven and a half times the issue's 2,000 + 2,000: on those the same
-  recipe reached 98.4-98.9% accuracy and 97.9-98.8% recall (on the earlier 4,001 held-out
-  charts), and no change of network or augmentation reached the targets there (docs/training.md);
+`PROFILES` is the one statement of the training recipe (docs/training.md explains each setting):
+- default (`make model`): the narrow ResNet-18 on 15,000 + 15,000 charts, time mirrored and
+  rotated at random, the hacker class weighted in the loss, mixed precision where the CPU has it,
+  the whole one-cycle schedule run and the best validation epoch kept, on two cores;
 - quick (`quick=True`, `--quick`, `QUICK=1 make model` or CHARTGUARD_QUICK_MODEL=1): the small
-  CNN on 500 + 500 charts, the same input, about a minute on one thread, still a real trained model.
+  CNN on 500 + 500 charts, the same input, a minute or two on one thread, still a real trained model.
 
 A profile's model built with other settings than the profile's current ones is rebuilt (a full
 model of an older recipe still serves quick requests); a model trained by hand is kept.
@@ -48,25 +39,24 @@ QUICK_ENV = "CHARTGUARD_QUICK_MODEL"
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {
         "images_per_class": 15000,
-        # Two cores (CHARTGUARD_TORCH_THREADS overrides), which also render the charts: 10 epochs
-        # in 7.8-9.9 min on this machine (AMX, bf16). Its figures are two-thread bf16 figures; a
-        # one-thread or float32 build gives another model (docs/training.md).
+        # The charts are rendered on these cores too; CHARTGUARD_TORCH_THREADS overrides. Another
+        # thread count or precision trains another model (the figures in docs/ are of this one).
         "threads": min(2, os.cpu_count() or 1),
         "train": {
             "architecture": "resnet18_narrow",
             "max_epochs": 10,
-            "min_epochs": 10,  # the whole one-cycle schedule, the best epoch kept (see docs/training.md)
+            "min_epochs": 10,  # the whole one-cycle schedule runs; the best epoch is kept
             "patience": 4,
             "learning_rate": 3e-3,
+            # Every column kept (a bar's buy and sell stay in one column), heights squeezed, so
+            # early layers span a pair's vertical distance.
             "height": 40,
             "width": 250,
             "flip_time": True,
             "roll_time": True,
-            # bf16 where the CPU has AMX (or a CUDA GPU has native bf16): 1.1-1.7x the steps of
-            # fp32 channels-last a minute in `python -m bench.training` runs, 1.3x end to end
-            "precision": "auto",
-            # a missed thief costs three false alarms: the 0.90 threshold (contract 7) then meets
-            # the recall and FPR targets together (docs/training.md, "The operating point")
+            "precision": "auto",  # bf16 where the hardware has it natively: faster, else fp32
+            # A missed thief costs three false alarms: the operating point at the contract's
+            # threshold (docs/training.md, "The operating point").
             "hacker_weight": 3.0,
         },
     },
@@ -75,12 +65,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train": {
             "architecture": "small_cnn",
             "max_epochs": 8,
+            "min_epochs": 0,
             "patience": 2,
             "learning_rate": 3e-3,
             "height": 40,
             "width": 250,
             "flip_time": True,
             "roll_time": True,
+            "precision": "fp32",
+            "hacker_weight": 1.0,
         },
     },
 }

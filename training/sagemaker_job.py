@@ -2,8 +2,8 @@
 
 Two ways to a model behind the same contract-6 endpoint:
 
-1. Built-in image classification (as seed 000 did), on our .lst files and PNGs in File mode,
-   with `image_shape=3,150,250`, the chart's real size (the public sample said 512,512). Its
+1. Built-in image classification, on our .lst files and PNGs in File mode, with
+   `image_shape=3,150,250`, the chart's real size. Its
    model answers `image/png` requests with `[p_hacker, p_normal]` from the algorithm's own image.
 2. Our own artifact (`make model`, ONNX + code/inference.py): upload model.tar.gz and deploy it
    on the SageMaker PyTorch inference image; or hand `model_data_url` and `image_uri` to the CDK

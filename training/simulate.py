@@ -1,13 +1,13 @@
 """Simulated accounts: contract-2 trades of thieves ("hacker") and of ordinary customers ("normal").
 
-The thief of seed 000 moves a victim's assets by trading against the victim's orders at
+The thief moves a victim's assets by trading against the victim's orders at
 off-market prices inside the window's highest-amplitude 5-minute bars: it buys near the bar's low
 and sells near its high, bar after bar. Those prints are what make a bar's extremes, so the
 thief's fills sit at or near them. An ordinary customer fills at the market price of some moment
 inside the bar, which rarely is an extreme: `_market_fill` draws a Beta(2, 2) position between
 low and high.
 
-What must NOT give the class away (shared/seeds/NOTES.md): dot size and colour are the renderer's
+What must NOT give the class away: dot size and colour are the renderer's
 and equal for all; dot counts overlap (normal accounts range from 1 trade to 40, thieves from 4 to
 dozens); normal accounts also trade the volatile bars, also round-trip inside one bar, and
 sometimes profitably. What separates the classes is the repeated buy-low/sell-high pairing

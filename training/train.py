@@ -25,9 +25,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from scoring.chart import BACKGROUND_RGB, BUY_RGB, RENDER_VERSION, SELL_RGB, decode_png
+from scoring.chart import RENDER_VERSION, decode_png
 from scoring.contracts import CLASS_ORDER
-from training.dataset import read_lst
+from training.dataset import DEFAULT_SEED, read_lst
 from training.models import WithSoftmax, build_model, count_parameters
 from training.serving.inference import resize
 
@@ -36,50 +36,44 @@ THREADS_ENV = "CHARTGUARD_TORCH_THREADS"
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainConfig:
-    architecture: str = "resnet18"
-    # 150 x 250 squeezed to 40 x 250: every column kept (a bar's buy and sell stay in one column)
-    # and heights shrunk, so early layers span a pair's vertical distance; as many pixels as
-    # 128 x 77, which loses columns instead (held-out accuracy 98.7-99.0% against 97.4-98.4%).
-    height: int = 40
-    width: int = 250
+    """One training run. The recipe fields have no defaults: a profile in `training.pipeline`
+    states them (`profile_config`); the rest are the trainer's fixed choices."""
+
+    architecture: str
+    # The network's input: the chart resized to height x width (the serving code resizes the same).
+    height: int
+    width: int
     resize: str = "box"
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     batch_size: int = 64
-    max_epochs: int = 12
-    patience: int = 3  # epochs without a better validation loss before stopping ...
-    min_epochs: int = 0  # ... counted only from here on (0: half of max_epochs, once the rate decays)
-    learning_rate: float = 1e-3
+    max_epochs: int
+    patience: int  # epochs without a better validation loss before stopping ...
+    min_epochs: int  # ... counted only from here on (0: half of max_epochs, once the rate decays)
+    learning_rate: float
     weight_decay: float = 1e-4
-    seed: int = 20261122
-    # torch CPU threads. One by default: on two cores shared with other work, torch's second
-    # OpenMP thread spins waiting for a busy core (measured: 0.3 s per ResNet batch on 1 thread,
-    # 3 s on 2 under load 3). CHARTGUARD_TORCH_THREADS overrides; 0 means torch's default.
+    seed: int = DEFAULT_SEED
+    # torch CPU threads; CHARTGUARD_TORCH_THREADS overrides, 0 means torch's default.
     threads: int = field(default_factory=lambda: int(os.environ.get(THREADS_ENV, "1")))
     # Mirror time (left-right) for a random half of each batch: a bar's buy/sell pair and a
-    # schedule of buys read the same backwards, while up/down (price) is never flipped. Off by
-    # default: on the quick profile it moved held-out ROC AUC from 0.9945 to 0.9953 (noise-level).
-    flip_time: bool = False
+    # schedule of buys read the same backwards, while up/down (price) is never flipped.
+    flip_time: bool
     # Rotate time (a circular shift of the columns by a random amount per chart): every bar's
     # column of dots, and so every buy/sell pair inside one bar, is kept whole; only where in the
     # day it happened changes, which says nothing about a theft. Against memorising positions.
-    roll_time: bool = False
-    # Mirror price for a random half of each batch and swap the sides' colours (`mirror_price`): a
-    # buy at a bar's low and a sell at its high stay exactly that, a long round trip becomes a
-    # short one and a schedule of buys a schedule of sells. Time and every column are untouched.
-    flip_price: bool = False
+    roll_time: bool
     # What a missed thief costs against a false alarm: the hacker class's weight in the loss
     # (normal 1). Above 1 the network's scores lean towards "hacker" (the same as a prior of w:1
-    # where the data are 1:1), so the fixed 0.90 threshold (contract 7) catches more thieves for
-    # some more false alarms: an operating point chosen in training. 1 (unweighted) by default.
-    hacker_weight: float = 1.0
+    # where the data are 1:1), so the contract's fixed threshold catches more thieves for some
+    # more false alarms: an operating point chosen in training.
+    hacker_weight: float
     # Arithmetic of the forward and backward passes. "fp32"; "bf16": under torch.autocast in
     # bfloat16 (weights, optimiser state, validation and the exported model stay float32);
     # "auto": bf16 where the hardware computes it natively (a CPU with AMX tiles, a CUDA device
     # with bf16), else fp32. The precision used is recorded in metadata's training section.
-    precision: str = "fp32"
+    precision: str
     # Feed convolutions channels-last (NHWC): oneDNN's fast layout on CPU. Float32 still, but the
     # kernels sum in another order, so a run gives slightly other weights than without it.
     channels_last: bool = True
@@ -142,23 +136,10 @@ def roll_columns(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     n, _, width, _ = batch.shape
     shifts = rng.integers(0, width, size=n)
     out = np.empty_like(batch)
-    for chart, shift in enumerate(shifts):  # two slice copies per chart (a gather was 10x slower)
+    for chart, shift in enumerate(shifts):  # two slice copies per chart: faster than a gather
         out[chart, :, shift:] = batch[chart, :, : width - shift]
         out[chart, :, :shift] = batch[chart, :, width - shift :]
     return out
-
-
-def mirror_price(batch: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) resized charts, upside down, with buys and sells swapping colours.
-
-    A resized pixel is a mix of the background, buy and sell colours (the box filter averages,
-    and chart-v1 draws no other colour), so the two sides' shares can be read back from its
-    channels exactly and swapped."""
-    background = np.array(BACKGROUND_RGB, dtype=np.float32)
-    sides = np.stack([np.array(BUY_RGB) - background, np.array(SELL_RGB) - background], axis=1)  # 3 x 2
-    shares = (batch[:, ::-1].astype(np.float32) - background) @ np.linalg.pinv(sides).T  # .. x 2
-    out = background + shares[..., ::-1] @ sides.T
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def augment(batch: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
@@ -169,9 +150,6 @@ def augment(batch: np.ndarray, config: TrainConfig, rng: np.random.Generator) ->
         batch[mirrored] = batch[mirrored][:, :, ::-1]
     if config.roll_time:
         batch = roll_columns(batch, rng)
-    if config.flip_price:
-        flipped = rng.random(len(batch)) < 0.5
-        batch[flipped] = mirror_price(batch[flipped])
     return batch
 
 

@@ -1,4 +1,4 @@
-"""Key schemas and constants of the public contracts (shared/DESIGN.md, contracts 2-6).
+"""Key schemas and constants of the public contracts (docs/design.md, contracts 2-6).
 
 Written once here and read by the function, the CDK constructs (infra/) and the local stack, so
 a table's keys or the risk table's index are never spelled twice.

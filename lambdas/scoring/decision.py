@@ -1,6 +1,6 @@
 """The decision: trades of the window -> one chart per symbol -> P(hacker) -> risk record.
 
-Plain code that takes its collaborators as arguments (STYLE practice 1): the handler passes the
+Plain code that takes its collaborators as arguments: the handler passes the
 DynamoDB, SageMaker and S3 adapters; tests pass fakes.
 """
 
@@ -146,7 +146,7 @@ def score_withdrawal(
     score = max(symbol_scores.values())
 
     verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores)
-    if score > threshold:  # "above 90%": a score exactly at the threshold is not flagged
+    if score > threshold:  # strictly above: a score exactly at the threshold is not flagged
         flag = RiskFlag(
             user_id=withdrawal.user_id,
             withdrawal_id=withdrawal.withdrawal_id,

@@ -1,4 +1,4 @@
-"""The few outcomes the decision code understands, whatever AWS said (STYLE practice 2).
+"""The few outcomes the decision code understands, whatever AWS said.
 
 Every exception here fails the one SQS record it concerns (a batch item failure); SQS redelivers
 it and, after the queue's maxReceiveCount, redrives it to the dead-letter queue. The class says

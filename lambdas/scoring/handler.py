@@ -1,4 +1,4 @@
-"""SQS -> scoring Lambda: Powertools wiring and message parsing only (STYLE practice 1).
+"""SQS -> scoring Lambda: Powertools wiring and message parsing only (the decision is scoring.decision).
 
 Entry point: `scoring.handler.lambda_handler`. Each record is one withdrawal (contract 1); a
 record that fails is reported as a batch item failure and never fails the rest of its batch.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
@@ -19,44 +20,62 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from scoring.clients import client
-from scoring.config import get_settings
-from scoring.decision import ALREADY_FLAGGED, FLAGGED, NO_ACTIVITY, Withdrawal, score_withdrawal
+from scoring.decision import (
+    ALREADY_FLAGGED,
+    FLAGGED,
+    NO_ACTIVITY,
+    FlagRecorder,
+    KlineSource,
+    Predictor,
+    TradeSource,
+    Withdrawal,
+    score_withdrawal,
+)
 from scoring.endpoint import SageMakerPredictor
 from scoring.errors import RejectedMessage, ScoringError
+from scoring.klines import CachedKlines, KlinesTable
 from scoring.messages import WithdrawalRecord
 from scoring.risk import RiskRecorder
-from scoring.trades import CachedKlines, KlinesTable, TradesTable
+from scoring.settings import get_settings
+from scoring.trades import TradesTable
+from scoring.validation import validation_summary
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Chartguard"))
 tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "chartguard-scoring"))
 
 
+@dataclass(frozen=True)
+class Collaborators:
+    """What the decision is given besides the withdrawal: its adapters and the settings it applies."""
+
+    trades: TradeSource
+    klines: KlineSource
+    predictor: Predictor
+    recorder: FlagRecorder
+    threshold: float
+    window_hours: int
+
+
 @functools.lru_cache(maxsize=1)
-def collaborators() -> dict[str, Any]:
+def collaborators() -> Collaborators:
     """The adapters the decision needs, built once per process from the validated settings."""
     settings = get_settings()
     dynamodb = client("dynamodb")
     table = KlinesTable(dynamodb, settings.klines_table)
     cache_seconds = settings.klines_cache_seconds
-    return {
-        "trades": TradesTable(dynamodb, settings.trades_table),
-        "klines": CachedKlines(table, max_age_seconds=cache_seconds) if cache_seconds else table,
-        "predictor": SageMakerPredictor(client("sagemaker-runtime"), settings.endpoint_name),
-        "recorder": RiskRecorder(
+    return Collaborators(
+        trades=TradesTable(dynamodb, settings.trades_table),
+        klines=CachedKlines(table, max_age_seconds=cache_seconds) if cache_seconds else table,
+        predictor=SageMakerPredictor(client("sagemaker-runtime"), settings.endpoint_name),
+        recorder=RiskRecorder(
             dynamodb=dynamodb,
             s3=client("s3"),
             table_name=settings.risk_table,
             bucket=settings.evidence_bucket,
         ),
-        "threshold": settings.risk_threshold,
-        "window_hours": settings.window_hours,
-    }
-
-
-def _validation_summary(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors(include_url=False)
+        threshold=settings.risk_threshold,
+        window_hours=settings.window_hours,
     )
 
 
@@ -67,7 +86,7 @@ class ScoringBatchProcessor(BatchProcessor):
         error = exception[1]
         message_id = getattr(record, "message_id", None) or getattr(record, "messageId", None)
         if isinstance(error, ValidationError):
-            reason, detail = RejectedMessage.reason, _validation_summary(error)
+            reason, detail = RejectedMessage.reason, validation_summary(error)
         elif isinstance(error, ScoringError):
             reason, detail = error.reason, str(error)
         else:
@@ -108,29 +127,40 @@ def record_handler(record: WithdrawalRecord) -> str:
     withdrawal = withdrawal_from(record)
     with logger.append_context_keys(user_id=withdrawal.user_id, withdrawal_id=withdrawal.withdrawal_id):
         logger.set_correlation_id(withdrawal.withdrawal_id)
-        verdict = score_withdrawal(withdrawal, **collaborators())
-        metrics.add_metric(name="MessagesScored", unit=MetricUnit.Count, value=1)
-        if verdict.outcome == NO_ACTIVITY:
-            metrics.add_metric(name="NoActivity", unit=MetricUnit.Count, value=1)
-        if verdict.outcome == FLAGGED:
-            metrics.add_metric(name="Flagged", unit=MetricUnit.Count, value=1)
-        if verdict.outcome == ALREADY_FLAGGED:
-            metrics.add_metric(name="AlreadyFlagged", unit=MetricUnit.Count, value=1)
-        for stage, ms in verdict.timings_ms.items():
-            metrics.add_metric(name=f"{stage.capitalize()}Time", unit=MetricUnit.Milliseconds, value=ms)
-        logger.info(
-            "withdrawal scored",
-            extra={
-                "outcome": verdict.outcome,
-                "score": verdict.score,
-                "symbol_scores": verdict.symbol_scores,
-                "trade_count": verdict.trade_count,
-                "window_end": withdrawal.requested_at.isoformat(),
-                "timings_ms": {k: round(v, 2) for k, v in verdict.timings_ms.items()},
-            },
-        )
-        logger.set_correlation_id(None)
-        return verdict.outcome
+        try:
+            use = collaborators()
+            verdict = score_withdrawal(
+                withdrawal,
+                trades=use.trades,
+                klines=use.klines,
+                predictor=use.predictor,
+                recorder=use.recorder,
+                threshold=use.threshold,
+                window_hours=use.window_hours,
+            )
+            metrics.add_metric(name="MessagesScored", unit=MetricUnit.Count, value=1)
+            if verdict.outcome == NO_ACTIVITY:
+                metrics.add_metric(name="NoActivity", unit=MetricUnit.Count, value=1)
+            if verdict.outcome == FLAGGED:
+                metrics.add_metric(name="Flagged", unit=MetricUnit.Count, value=1)
+            if verdict.outcome == ALREADY_FLAGGED:
+                metrics.add_metric(name="AlreadyFlagged", unit=MetricUnit.Count, value=1)
+            for stage, ms in verdict.timings_ms.items():
+                metrics.add_metric(name=f"{stage.capitalize()}Time", unit=MetricUnit.Milliseconds, value=ms)
+            logger.info(
+                "withdrawal scored",
+                extra={
+                    "outcome": verdict.outcome,
+                    "score": verdict.score,
+                    "symbol_scores": verdict.symbol_scores,
+                    "trade_count": verdict.trade_count,
+                    "window_end": withdrawal.requested_at.isoformat(),
+                    "timings_ms": {k: round(v, 2) for k, v in verdict.timings_ms.items()},
+                },
+            )
+            return verdict.outcome
+        finally:
+            logger.set_correlation_id(None)
 
 
 @logger.inject_lambda_context(log_event=False)

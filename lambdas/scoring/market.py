@@ -1,4 +1,4 @@
-"""Trades and 5-minute klines: the records of contracts 2 and 3 (shared/DESIGN.md).
+"""Trades and 5-minute klines: the records of contracts 2 and 3 (docs/design.md).
 
 Plain data with conversions to and from DynamoDB items. No AWS calls here: the scoring function,
 the training simulators and the local stack all build and read these records the same way.

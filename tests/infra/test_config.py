@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra import settings
-from infra.config import ConfigError, DeployConfig
+from infra import constants
+from infra.cdk_context import ConfigError, DeployConfig
 
 ONCALL = {"alarm_email": "risk-oncall@example.com"}
 EXISTING = {"endpoint_name": "chart-classifier", **ONCALL}
@@ -24,7 +24,7 @@ def config(**context: Any) -> DeployConfig:
 
 def test_defaults_are_the_design_cards() -> None:
     c = config(**EXISTING)
-    assert c.python == settings.DEFAULT_PYTHON == "3.9"
+    assert c.python == constants.DEFAULT_PYTHON == "3.9"
     assert c.risk_threshold == 0.90 and c.window_hours == 24
     assert (
         c.klines_cache_seconds == 600
@@ -78,9 +78,9 @@ def test_bad_settings_are_named(context: dict[str, str], named: str) -> None:
 
 
 def test_queue_settings_follow_lambdas_guidance() -> None:
-    assert settings.QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * settings.FUNCTION_TIMEOUT_SECONDS
-    assert settings.QUEUE_RETENTION_DAYS >= 4  # Friday evening to Tuesday morning
-    assert settings.QUEUE_RETENTION_DAYS < settings.DEAD_LETTER_RETENTION_DAYS <= 14
+    assert constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * constants.FUNCTION_TIMEOUT_SECONDS
+    assert constants.QUEUE_RETENTION_DAYS >= 4  # Friday evening to Tuesday morning
+    assert constants.QUEUE_RETENTION_DAYS < constants.DEAD_LETTER_RETENTION_DAYS <= 14
 
 
 # --- back-pressure -------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def test_queue_settings_follow_lambdas_guidance() -> None:
 
 def test_concurrency_is_capped_and_reserved_by_default() -> None:
     c = config(**EXISTING)
-    per_instance = settings.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE
+    per_instance = constants.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE
     assert c.max_concurrency == per_instance and c.reserved_concurrency == per_instance
     # A deployed endpoint that scales out lets the queue start more invocations.
     scaled = config(endpoint_max_instances="3", **MODEL)

@@ -1,4 +1,4 @@
-"""The synthesised template does what the design asks (shared/DESIGN.md; issue 3's stack list)."""
+"""The synthesised template does what the design asks (docs/design.md: the architecture and its components)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("aws_cdk")
 
-from infra import settings
+from infra import constants
 from scoring.contracts import ALL_TABLES, RISK_BY_DAY_INDEX, RISK_TABLE
 from tests.infra.conftest import (
     ANALYSTS_ROLE,
@@ -69,15 +69,15 @@ def test_event_source_reports_batch_item_failures(any_synth: Synth) -> None:
     props = mapping["Properties"]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["EventSourceArn"] == getatt(queue_id)
-    assert props["BatchSize"] == settings.BATCH_SIZE
-    assert props["MaximumBatchingWindowInSeconds"] == settings.MAX_BATCHING_WINDOW_SECONDS
+    assert props["BatchSize"] == constants.BATCH_SIZE
+    assert props["MaximumBatchingWindowInSeconds"] == constants.MAX_BATCHING_WINDOW_SECONDS
 
 
 def test_visibility_timeout_is_at_least_six_times_the_function_timeout(any_synth: Synth) -> None:
     queue = any_synth.json["Resources"][any_synth.logical_id(any_synth.stack.queue.queue)]
     _, function = any_synth.one("AWS::Lambda::Function")
     timeout = function["Properties"]["Timeout"]
-    assert timeout == settings.FUNCTION_TIMEOUT_SECONDS
+    assert timeout == constants.FUNCTION_TIMEOUT_SECONDS
     assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
 
 
@@ -87,7 +87,7 @@ def test_failed_messages_go_to_an_alarmed_dead_letter_queue(default_synth: Synth
     dlq_id = default_synth.logical_id(default_synth.stack.queue.dead_letter_queue)
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": getatt(dlq_id),
-        "maxReceiveCount": settings.MAX_RECEIVE_COUNT,
+        "maxReceiveCount": constants.MAX_RECEIVE_COUNT,
     }
     assert queue["MessageRetentionPeriod"] >= 4 * 24 * 3600  # an outage weekend
     dlq = resources[dlq_id]["Properties"]
@@ -134,7 +134,7 @@ def test_runtime_is_python39_by_default_and_312_with_the_switch(
 def test_every_supported_python_has_a_lambda_runtime() -> None:
     from infra.scoring_function import RUNTIMES
 
-    assert {v: RUNTIMES[v].name for v in settings.SUPPORTED_PYTHONS} == {
+    assert {v: RUNTIMES[v].name for v in constants.SUPPORTED_PYTHONS} == {
         "3.9": "python3.9",
         "3.12": "python3.12",
         "3.13": "python3.13",
@@ -163,13 +163,13 @@ def test_function_environment_is_contract_7(default_synth: Synth) -> None:
         "WINDOW_HOURS": "24",
         "KLINES_CACHE_SECONDS": "600",
         "DEAD_LETTER_QUEUE_URL": {"Ref": default_synth.logical_id(stack.queue.dead_letter_queue)},
-        "RECORD_RETENTION_DAYS": str(settings.EVIDENCE_RETENTION_DAYS),
+        "RECORD_RETENTION_DAYS": str(constants.EVIDENCE_RETENTION_DAYS),
         "POWERTOOLS_SERVICE_NAME": "chartguard-scoring",
         "POWERTOOLS_METRICS_NAMESPACE": "Chartguard",
         "MPLCONFIGDIR": "/tmp",
     }
     assert props["Handler"] == "scoring.handler.lambda_handler"
-    assert props["MemorySize"] == settings.FUNCTION_MEMORY_MB
+    assert props["MemorySize"] == constants.FUNCTION_MEMORY_MB
     assert props["TracingConfig"] == {"Mode": "Active"}
 
 
@@ -214,7 +214,7 @@ def test_function_may_do_its_job_and_nothing_else(default_synth: Synth) -> None:
     )
     assert allowed(statements, "dynamodb:PutItem") == [getatt(risk)]
     assert allowed(statements, "s3:PutObject") == [
-        {"Fn::Join": ["", [getatt(bucket), f"/{settings.EVIDENCE_PREFIX}*"]]}
+        {"Fn::Join": ["", [getatt(bucket), f"/{constants.EVIDENCE_PREFIX}*"]]}
     ]
     assert allowed(statements, "sqs:SendMessage") == [getatt(dlq)]  # a rejected message, at once
     actions = {a for s in statements for a in as_list(s["Action"])}
@@ -362,8 +362,8 @@ def test_evidence_bucket_is_private_tls_only_encrypted_and_expires(default_synth
         "ServerSideEncryptionByDefault"
     ] == {"SSEAlgorithm": "AES256"}
     rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
-    assert rules["expire-evidence"]["Prefix"] == settings.EVIDENCE_PREFIX
-    assert rules["expire-evidence"]["ExpirationInDays"] == settings.EVIDENCE_RETENTION_DAYS
+    assert rules["expire-evidence"]["Prefix"] == constants.EVIDENCE_PREFIX
+    assert rules["expire-evidence"]["ExpirationInDays"] == constants.EVIDENCE_RETENTION_DAYS
     assert rules["expire-evidence"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert "LoggingConfiguration" in props
     (policy,) = [
@@ -384,7 +384,7 @@ def test_evidence_is_write_once_for_as_long_as_its_record(default_synth: Synth) 
     assert props["ObjectLockEnabled"] is True
     assert props["ObjectLockConfiguration"] == {
         "ObjectLockEnabled": "Enabled",
-        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": settings.EVIDENCE_RETENTION_DAYS}},
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": constants.EVIDENCE_RETENTION_DAYS}},
     }
     # The risk record expires (TTL) when its images do; the function sets expires_at from this.
     risk = default_synth.json["Resources"][default_synth.logical_id(default_synth.stack.tables.risk)]
@@ -393,7 +393,7 @@ def test_evidence_is_write_once_for_as_long_as_its_record(default_synth: Synth) 
     days = function["Properties"]["Environment"]["Variables"]["RECORD_RETENTION_DAYS"]
     assert (
         days
-        == str(settings.EVIDENCE_RETENTION_DAYS)
+        == str(constants.EVIDENCE_RETENTION_DAYS)
         == str(props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Days"])
     )
 
@@ -421,7 +421,7 @@ def test_endpoint_is_deployed_from_the_trained_artifact(model_synth: Synth) -> N
     _, config = model_synth.one("AWS::SageMaker::EndpointConfig")
     (variant,) = config["Properties"]["ProductionVariants"]
     assert variant["InstanceType"] == "ml.c5.large"
-    assert variant["VariantName"] == settings.DEFAULT_ENDPOINT_VARIANT
+    assert variant["VariantName"] == constants.DEFAULT_ENDPOINT_VARIANT
     _, target = model_synth.one("AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (1, 3)
     # The execution role reads that one artifact and pulls from that one repository.
@@ -468,8 +468,8 @@ def test_record_level_failures_dead_letters_left_alone_and_near_timeouts_alarm(d
     alarms = {name: a["Properties"] for name, a in default_synth.resources("AWS::CloudWatch::Alarm").items()}
     (failed,) = [a for a in alarms.values() if a["MetricName"] == "MessagesFailed"]
     # Powertools' metrics: the namespace and `service` dimension the function emits them with.
-    assert failed["Namespace"] == settings.METRICS_NAMESPACE
-    assert failed["Dimensions"] == [{"Name": "service", "Value": settings.SERVICE_NAME}]
+    assert failed["Namespace"] == constants.METRICS_NAMESPACE
+    assert failed["Dimensions"] == [{"Name": "service", "Value": constants.SERVICE_NAME}]
     dlq_id = default_synth.logical_id(default_synth.stack.queue.dead_letter_queue)
     (dead_letter_age,) = [
         a
@@ -480,7 +480,7 @@ def test_record_level_failures_dead_letters_left_alone_and_near_timeouts_alarm(d
     assert dead_letter_age["Threshold"] > 0
     (duration,) = [a for a in alarms.values() if a["MetricName"] == "Duration"]
     assert duration["Statistic"] == "Maximum"
-    assert duration["Threshold"] < settings.FUNCTION_TIMEOUT_SECONDS * 1000
+    assert duration["Threshold"] < constants.FUNCTION_TIMEOUT_SECONDS * 1000
 
 
 def test_alarms_also_reach_an_operators_existing_topic(model_synth: Synth) -> None:
@@ -492,7 +492,7 @@ def test_alarms_also_reach_an_operators_existing_topic(model_synth: Synth) -> No
 
 
 def test_synth_fails_when_alarms_would_reach_nobody(tmp_path: Path) -> None:
-    from infra.config import ConfigError
+    from infra.cdk_context import ConfigError
 
     with pytest.raises(ConfigError, match="alarm_email or alarm_topic_arn"):
         synthesise(tmp_path, endpoint_name="chart-classifier")
@@ -502,7 +502,7 @@ def test_synth_fails_when_alarms_would_reach_nobody(tmp_path: Path) -> None:
 
 
 def test_the_queue_drains_at_the_endpoints_pace(default_synth: Synth, model_synth: Synth) -> None:
-    per_instance = settings.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE
+    per_instance = constants.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE
     for synth, instances in ((default_synth, 1), (model_synth, 3)):
         _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
         assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": per_instance * instances}

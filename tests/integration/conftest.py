@@ -15,8 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chartguard.endpoint_standin import serving_interpreter
-from chartguard.local_resources import ResourceNames, create_resources
+from local.endpoint_standin import serving_interpreter
+from local.resources import ResourceNames, create_resources
 from tests.conftest import FUNCTION_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def endpoint_url(model_dir):
         [
             serving_python(),
             "-m",
-            "chartguard.endpoint_standin",
+            "local.endpoint_standin",
             "--model-dir",
             str(model_dir),
             "--endpoint-name",

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chartguard import analyst
-from chartguard.local_resources import put_items
+from chartguard import daily_report, record_format, table_reads
+from chartguard import trace as tracing
+from local.resources import put_items
 from scoring.chart import render_chart
 from scoring.market import BAR_SECONDS, Kline, Trade, epoch_to_utc, window_bar_range
 from scoring.risk import RiskFlag, RiskRecorder
@@ -158,7 +159,7 @@ def cli(argv: list[str]) -> int:
 
 
 def test_flags_lists_a_day_highest_score_first(flagged, capsys):
-    records = analyst.flags_of_day(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], DAY)
+    records = table_reads.flags_of_day(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], DAY)
     assert [(r["user_id"], float(r["score"])) for r in records] == [
         (THIEF, 0.97),
         (ODD_USER, 0.95),
@@ -166,13 +167,13 @@ def test_flags_lists_a_day_highest_score_first(flagged, capsys):
     ]
     assert [
         r["user_id"]
-        for r in analyst.flags_of_day(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], "2026-11-19")
+        for r in table_reads.flags_of_day(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], "2026-11-19")
     ] == ["u-early"]
-    assert analyst.flags_of_day(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], "2026-11-21") == []
+    assert table_reads.flags_of_day(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], "2026-11-21") == []
 
     assert cli(["flags", "--day", DAY, "--limit", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == list(analyst.FLAG_COLUMNS)
+    assert lines[0].split() == list(record_format.FLAG_COLUMNS)
     assert [line.split()[:2] for line in lines[2:]] == [["0.9700", THIEF], ["0.9500", ODD_USER.split()[0]]]
     assert "BTC-USD:0.970 ETH-USD:0.410" in lines[2] and "1.5 BTC" in lines[2] and "open" in lines[2]
 
@@ -203,7 +204,7 @@ def test_export_writes_every_attribute_of_a_day_range(flagged, tmp_path, capsys)
     assert cli(["export", "--from", "2026-11-19", "--to", DAY, "--out", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     header = out.read_text(encoding="utf-8").splitlines()[0].split(",")
-    assert header[: len(analyst.CSV_COLUMNS)] == list(analyst.CSV_COLUMNS)
+    assert header[: len(record_format.CSV_COLUMNS)] == list(record_format.CSV_COLUMNS)
     assert [r["user_id"] for r in rows] == ["u-early", THIEF, ODD_USER, "u-low"]  # by day, then score
     thief = rows[1]
     assert json.loads(thief["symbol_scores"]) == {"BTC-USD": 0.97, "ETH-USD": 0.41}
@@ -218,8 +219,8 @@ def test_export_writes_every_attribute_of_a_day_range(flagged, tmp_path, capsys)
 
 
 def test_trace_values_each_counterparty_against_the_bar_mid(flagged, capsys):
-    (record,) = analyst.records_of_user(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], THIEF)
-    trace = analyst.trace_record(
+    (record,) = table_reads.records_of_user(flagged["dynamodb"], FUNCTION_ENV["RISK_TABLE"], THIEF)
+    trace = tracing.trace_record(
         flagged["dynamodb"],
         record,
         trades_table=FUNCTION_ENV["TRADES_TABLE"],
@@ -253,7 +254,7 @@ def test_trace_values_each_counterparty_against_the_bar_mid(flagged, capsys):
 
 def test_report_shows_each_flag_with_two_images_per_symbol(flagged, tmp_path):
     out = tmp_path / "report.html"
-    count = analyst.write_report(
+    count = daily_report.write_report(
         flagged["dynamodb"],
         flagged["s3"],
         risk_table=FUNCTION_ENV["RISK_TABLE"],
@@ -284,7 +285,7 @@ def test_report_renders_in_headless_chromium(flagged, tmp_path):
     from PIL import Image
 
     out = tmp_path / "report.html"
-    analyst.write_report(
+    daily_report.write_report(
         flagged["dynamodb"],
         flagged["s3"],
         risk_table=FUNCTION_ENV["RISK_TABLE"],

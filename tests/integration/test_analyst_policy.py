@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from chartguard import cli
-from chartguard.local_resources import put_items
+from local.resources import put_items
 from scoring.chart import render_chart
 from scoring.market import BAR_SECONDS, Kline, Trade, window_bar_range
 from scoring.risk import RiskFlag, RiskRecorder

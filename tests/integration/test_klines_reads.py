@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chartguard.local_resources import put_items
+from local.resources import put_items
+from scoring.klines import CachedKlines, KlinesTable
 from scoring.market import bar_open_time
-from scoring.trades import CachedKlines, KlinesTable
 from tests.conftest import FUNCTION_ENV
 
 pytestmark = pytest.mark.integration

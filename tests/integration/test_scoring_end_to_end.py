@@ -14,9 +14,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from chartguard.event_source import SqsEventSource
-from chartguard.local_resources import LOCAL_RETRY_DELAY_SECONDS, put_items
-from infra.settings import MAX_RECEIVE_COUNT
+from infra.constants import MAX_RECEIVE_COUNT
+from local.event_source_mapping import EventSourceMappingRunner
+from local.resources import LOCAL_RETRY_DELAY_SECONDS, put_items
 from scoring import handler
 from scoring.chart import render_chart
 from scoring.contracts import RISK_BY_DAY_INDEX
@@ -68,9 +68,9 @@ def withdrawal(user_id: str, withdrawal_id: str) -> dict:
     return {"user_id": user_id, "withdrawal_id": withdrawal_id, "requested_at": format_utc(WINDOW_END)}
 
 
-def event_source(aws, batching_window: float = 1.0) -> SqsEventSource:
+def event_source(aws, batching_window: float = 1.0) -> EventSourceMappingRunner:
     """The local event source over the test queue; a failed message reappears after a second."""
-    return SqsEventSource(
+    return EventSourceMappingRunner(
         sqs=aws["sqs"],
         queue_url=aws["resources"].queue_url,
         handler=handler.lambda_handler,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from training.__main__ import TRAIN_FLAG_DEFAULTS, build_parser, train_config
+from training.__main__ import build_parser, train_config
 from training.dataset import DEFAULT_SEED
 from training.pipeline import PROFILES
 from training.train import THREADS_ENV, TrainConfig
@@ -52,35 +52,50 @@ def test_flags_given_override_the_profile(monkeypatch):
     assert config == TrainConfig(**recipe, threads=PROFILES["default"]["threads"], progress=False)
 
 
-def test_without_a_profile_the_command_keeps_its_own_defaults(monkeypatch):
-    monkeypatch.setenv(THREADS_ENV, "1")
-    plain = config_of()
-    assert plain == TrainConfig(  # the command's defaults from before --profile existed
-        architecture="resnet18",
+def test_the_profiles_recipes_literally(monkeypatch):
+    """What `make model` and `make model QUICK=1` train, pinned: a change to a recipe is deliberate."""
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert config_of() == config_of("--profile", "default")  # without --profile: the default recipe
+    assert config_of() == TrainConfig(
+        architecture="resnet18_narrow",
         max_epochs=10,
+        min_epochs=10,
+        patience=4,
+        learning_rate=3e-3,
         height=40,
         width=250,
+        flip_time=True,
+        roll_time=True,
+        precision="auto",
+        hacker_weight=3.0,
         seed=DEFAULT_SEED,
-        learning_rate=1e-3,
-        patience=3,
-        min_epochs=0,
-        flip_time=False,
-        roll_time=False,
-        flip_price=False,
-        precision="fp32",
-        hacker_weight=1.0,
+        threads=PROFILES["default"]["threads"],
         progress=False,
     )
-    assert plain.threads == 1
-    assert all(getattr(plain, key) == value for key, value in TRAIN_FLAG_DEFAULTS.items())
-    flagged = config_of("--flip-time", "--roll-time", "--architecture", "small_cnn", "--seed", "2")
+    assert config_of("--profile", "quick") == TrainConfig(
+        architecture="small_cnn",
+        max_epochs=8,
+        min_epochs=0,
+        patience=2,
+        learning_rate=3e-3,
+        height=40,
+        width=250,
+        flip_time=True,
+        roll_time=True,
+        precision="fp32",
+        hacker_weight=1.0,
+        seed=DEFAULT_SEED,
+        threads=1,
+        progress=False,
+    )
+    flagged = config_of("--flip-time", "--no-roll-time", "--architecture", "small_cnn", "--seed", "2")
     assert (flagged.flip_time, flagged.roll_time, flagged.architecture, flagged.seed) == (
         True,
-        True,
+        False,
         "small_cnn",
         2,
     )
-    assert flagged.precision == "fp32" and flagged.hacker_weight == 1.0
+    assert flagged.precision == "auto" and flagged.hacker_weight == 3.0
 
 
 def test_dataset_on_bars_from_csv_files(tmp_path, capsys):

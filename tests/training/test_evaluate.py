@@ -53,7 +53,8 @@ def test_per_variant_reports_recall_for_thieves_and_fpr_for_normals():
 
 
 def _results(hacker_weight: float) -> dict:
-    from training.evaluate import TARGETS, THRESHOLD
+    from scoring.contracts import DEFAULT_RISK_THRESHOLD
+    from training.evaluate import TARGETS
 
     y = np.array([True] * 4 + [False] * 4)
     p = np.array([0.99, 0.95, 0.8, 0.3, 0.4, 0.2, 0.1, 0.05])  # at 0.90: 2 of 4 caught, no false alarm
@@ -71,7 +72,7 @@ def _results(hacker_weight: float) -> dict:
         },
         "training": {"total_seconds": 60.0},
         "heldout": {"seed": 2, "images": 8, "accounts": 8},
-        "threshold": THRESHOLD,
+        "threshold": DEFAULT_RISK_THRESHOLD,
         "targets": TARGETS,
         "latency_batch1": {"p50_ms": 1.0, "p99_ms": 2.0},
         "image_model": {
@@ -135,3 +136,21 @@ def test_wilson_interval_matches_known_values():
     assert wide[0] < narrow[0] < 0.994 < narrow[1] < wide[1]
     assert all(math.isnan(bound) for bound in wilson_interval(float("nan"), 5))  # nan in, nan out
     assert all(math.isnan(bound) for bound in wilson_interval(0.5, 0))  # nothing measured
+
+
+def test_evaluation_refuses_a_model_or_a_held_out_set_of_another_render_version(tmp_path):
+    import json
+
+    from training.evaluate import run_evaluation
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v0"}))
+    with pytest.raises(ValueError, match="trained on chart-v0 charts"):
+        run_evaluation(model, tmp_path / "report", work_dir=tmp_path, images_per_class=2)
+    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v1"}))
+    held = tmp_path / "heldout-7000001-2"
+    held.mkdir()
+    (held / "manifest.json").write_text(json.dumps({"render_version": "chart-v0"}))
+    with pytest.raises(ValueError, match="another render version"):
+        run_evaluation(model, tmp_path / "report", work_dir=tmp_path, images_per_class=2)

@@ -39,11 +39,15 @@ TINY_PROFILE = {
     "train": {
         "architecture": "small_cnn",
         "max_epochs": 1,
+        "min_epochs": 0,
         "patience": 1,
+        "learning_rate": 1e-3,
         "height": 39,
         "width": 64,
         "precision": "bf16",  # the default profile's path (bf16 where the CPU has AMX; emulated elsewhere)
         "hacker_weight": 2.0,
+        "flip_time": False,
+        "roll_time": False,
     },
 }
 

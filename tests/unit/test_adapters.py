@@ -16,8 +16,9 @@ from botocore.stub import ANY, Stubber
 from scoring.contracts import DETECTOR
 from scoring.endpoint import SageMakerPredictor, hacker_probability_from_response
 from scoring.errors import ConfigurationProblem, EndpointContractError, InvalidStoredRecord, RetryLater
+from scoring.klines import KlinesTable
 from scoring.risk import RiskFlag, RiskRecorder, risk_item
-from scoring.trades import KlinesTable, TradesTable
+from scoring.trades import TradesTable
 
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 NOW = datetime(2025, 11, 16, 0, 0, tzinfo=timezone.utc)

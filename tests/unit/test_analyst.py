@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chartguard import analyst, report, trace
-from chartguard.config import UserError
+from chartguard import analyst, evidence, human_chart, record_format, report, table_reads, trace
+from chartguard.stack_access import UserError
 from scoring.market import Kline, Trade, epoch_to_utc
 
 T0 = 1_763_640_000  # a multiple of 300
@@ -81,7 +81,7 @@ def test_a_trade_in_a_missing_bar_is_counted_but_not_valued():
     flows = trace.counterparty_flows([trade(1, "BUY", 50, 1, bar=7, counterparty="v-1")], BARS)
     (flow,) = flows
     assert (flow.trades, flow.value_moved, flow.unpriced) == (1, 0.0, 1)
-    text = analyst.trace_text(trace.Trace("u-thief", "w-1", START, END, flows))
+    text = trace.trace_text(trace.Trace("u-thief", "w-1", START, END, flows))
     assert "0.00*" in text and "1 trade(s) in bars missing" in text
 
 
@@ -147,7 +147,7 @@ class PagedDynamoDB:
 
 def test_flags_follow_every_page_of_the_by_day_index_highest_first():
     dynamodb = PagedDynamoDB([["u-1", "u-2"], ["u-3"], ["u-4"]])
-    records = analyst.flags_of_day(dynamodb, "risk", "2026-11-20", min_score=0.95)
+    records = table_reads.flags_of_day(dynamodb, "risk", "2026-11-20", min_score=0.95)
     assert [r["user_id"] for r in records] == ["u-1", "u-2", "u-3", "u-4"] and records[0]["score"] == Decimal(
         "0.95"
     )
@@ -164,7 +164,7 @@ def test_flags_follow_every_page_of_the_by_day_index_highest_first():
 
 def test_a_limit_stops_reading_pages():
     dynamodb = PagedDynamoDB([["u-1", "u-2"], ["u-3", "u-4"], ["u-5"]])
-    records = analyst.flags_of_day(dynamodb, "risk", "2026-11-20", limit=3)
+    records = table_reads.flags_of_day(dynamodb, "risk", "2026-11-20", limit=3)
     assert [r["user_id"] for r in records] == ["u-1", "u-2", "u-3"]
     assert [q["Limit"] for q in dynamodb.queries] == [3, 1]
 
@@ -199,15 +199,15 @@ RECORD = {
 
 
 def test_plain_turns_dynamodb_values_into_json_ready_ones():
-    assert analyst.plain(RECORD)["trade_count"] == 5 and analyst.plain(RECORD)["score"] == 0.97
-    assert analyst.plain({"s": {"b", "a"}, "n": [Decimal("1.50")]}) == {"s": ["a", "b"], "n": [1.5]}
+    assert record_format.plain(RECORD)["trade_count"] == 5 and record_format.plain(RECORD)["score"] == 0.97
+    assert record_format.plain({"s": {"b", "a"}, "n": [Decimal("1.50")]}) == {"s": ["a", "b"], "n": [1.5]}
 
 
 def test_csv_has_contract_4_columns_first_then_extras_and_json_for_maps():
     out = io.StringIO()
-    assert analyst.write_csv([RECORD, {**RECORD, "user_id": "u-2", "reviewer": "ana"}], out) == 2
+    assert record_format.write_csv([RECORD, {**RECORD, "user_id": "u-2", "reviewer": "ana"}], out) == 2
     rows = list(csv.reader(io.StringIO(out.getvalue())))
-    assert rows[0] == [*analyst.CSV_COLUMNS, "reviewer", "sqs_message_id"]
+    assert rows[0] == [*record_format.CSV_COLUMNS, "reviewer", "sqs_message_id"]
     first = dict(zip(rows[0], rows[1]))
     assert json.loads(first["symbol_scores"]) == {"BTC-USD": 0.97, "ETH-USD": 0.41}
     assert json.loads(first["evidence"]) == RECORD["evidence"]
@@ -222,32 +222,39 @@ def test_csv_has_contract_4_columns_first_then_extras_and_json_for_maps():
 
 
 def test_csv_cells_keep_numbers_exact_and_negative_numbers_as_numbers():
-    assert analyst.csv_cell(Decimal("1E+3")) == "1000" and analyst.csv_cell(Decimal("-2.5")) == "-2.5"
     assert (
-        analyst.csv_cell(None) == "" and analyst.csv_cell("-rm") == "'-rm" and analyst.csv_cell("ok") == "ok"
+        record_format.csv_cell(Decimal("1E+3")) == "1000"
+        and record_format.csv_cell(Decimal("-2.5")) == "-2.5"
+    )
+    assert (
+        record_format.csv_cell(None) == ""
+        and record_format.csv_cell("-rm") == "'-rm"
+        and record_format.csv_cell("ok") == "ok"
     )
 
 
 def test_flags_table_is_aligned_and_terminal_safe():
-    text = analyst.flags_table([RECORD, {**RECORD, "user_id": "u-\x1b[31mred", "score": Decimal("0.9123")}])
+    text = record_format.flags_table(
+        [RECORD, {**RECORD, "user_id": "u-\x1b[31mred", "score": Decimal("0.9123")}]
+    )
     lines = text.splitlines()
-    assert lines[0].split() == list(analyst.FLAG_COLUMNS)
+    assert lines[0].split() == list(record_format.FLAG_COLUMNS)
     assert lines[2].startswith("0.9700  u-1") and "BTC-USD:0.970 ETH-USD:0.410" in lines[2]
     assert "\x1b" not in text and "u-\ufffd[31mred" in lines[3]
     assert lines[2].index("w-1") == lines[0].index("WITHDRAWAL") == lines[3].index("w-1")
 
 
 def test_show_text_lists_every_evidence_uri_and_unknown_attributes():
-    text = analyst.record_text(RECORD)
+    text = record_format.record_text(RECORD)
     assert all(uri in text for uri in RECORD["evidence"]) and 'sqs_message_id  "m-1"' in text
 
 
 def test_days_between_is_inclusive_and_bounded():
-    assert analyst.days_between("2026-11-30", "2026-12-02") == ["2026-11-30", "2026-12-01", "2026-12-02"]
+    assert table_reads.days_between("2026-11-30", "2026-12-02") == ["2026-11-30", "2026-12-01", "2026-12-02"]
     with pytest.raises(UserError, match="before"):
-        analyst.days_between("2026-12-02", "2026-11-30")
+        table_reads.days_between("2026-12-02", "2026-11-30")
     with pytest.raises(UserError, match="at most"):
-        analyst.days_between("2020-01-01", "2026-01-01")
+        table_reads.days_between("2020-01-01", "2026-01-01")
 
 
 # --- evidence URIs and downloads -----------------------------------------------------------------------
@@ -255,16 +262,16 @@ def test_days_between_is_inclusive_and_bounded():
 
 def test_evidence_uris_map_to_symbols_and_safe_paths(tmp_path: Path):
     uri = "s3://bucket/evidence/2026-11-20/u%2F..%2Fx/w-1/BTC%2FUSD.png"
-    assert analyst.parse_s3_uri(uri) == ("bucket", "evidence/2026-11-20/u%2F..%2Fx/w-1/BTC%2FUSD.png")
-    assert analyst.evidence_symbol(uri) == "BTC/USD"
+    assert evidence.parse_s3_uri(uri) == ("bucket", "evidence/2026-11-20/u%2F..%2Fx/w-1/BTC%2FUSD.png")
+    assert evidence.evidence_symbol(uri) == "BTC/USD"
     assert (
-        analyst.download_path(tmp_path, uri)
+        evidence.download_path(tmp_path, uri)
         == tmp_path / "2026-11-20" / "u%2F..%2Fx" / "w-1" / "BTC%2FUSD.png"
     )
-    climbing = analyst.download_path(tmp_path, "s3://bucket/evidence/../../etc/passwd")
+    climbing = evidence.download_path(tmp_path, "s3://bucket/evidence/../../etc/passwd")
     assert climbing == tmp_path / "_" / "_" / "etc" / "passwd"
     with pytest.raises(ValueError):
-        analyst.parse_s3_uri("https://bucket/key")
+        evidence.parse_s3_uri("https://bucket/key")
 
 
 # --- HTML ------------------------------------------------------------------------------------------------
@@ -307,15 +314,15 @@ def test_report_html_says_what_is_missing_instead_of_failing():
 
 def test_the_zoom_finds_the_two_busiest_hours():
     trades = [trade(n, "BUY", 100, 1, bar=b) for n, b in enumerate([0, 40, 41, 42, 60, 100])]
-    first, last = report.busiest_span(trades)
+    first, last = human_chart.busiest_span(trades)
     assert (first, last) == (at(40), at(60))  # 40..60 is 20 bars = 100 min: 4 trades
-    assert report.busiest_span(trades[:1]) == (at(0), at(0))
+    assert human_chart.busiest_span(trades[:1]) == (at(0), at(0))
 
 
 def test_human_chart_is_a_png_of_the_promised_size():
     from PIL import Image
 
-    png = report.render_human_chart(
+    png = human_chart.render_human_chart(
         "BTC-USD",
         BARS["BTC-USD"],
         [trade(1, "BUY", 91, 2), trade(2, "SELL", 109, 2)],
@@ -323,7 +330,7 @@ def test_human_chart_is_a_png_of_the_promised_size():
         window_end=at(2, 0),
     )
     with Image.open(io.BytesIO(png)) as image:
-        assert image.format == "PNG" and image.size == report.HUMAN_CHART_SIZE_PX
+        assert image.format == "PNG" and image.size == human_chart.HUMAN_CHART_SIZE_PX
         assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or range(999)) > 20
 
 

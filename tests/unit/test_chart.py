@@ -1,4 +1,4 @@
-"""Golden tests of the chart contract (shared/DESIGN.md, contract 5): any drift fails here."""
+"""Golden tests of the chart contract (docs/design.md, contract 5): any drift fails here."""
 
 from __future__ import annotations
 

@@ -5,29 +5,22 @@ from __future__ import annotations
 import copy
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from local.lambda_context import LocalLambdaContext
 from scoring import handler
-from scoring.config import ConfigurationError
+from scoring.contracts import DEFAULT_RISK_THRESHOLD
 from scoring.errors import MissingMarketData
+from scoring.klines import CachedKlines, KlinesTable
 from scoring.market import epoch_to_utc
-from scoring.trades import CachedKlines, KlinesTable
+from scoring.settings import ConfigurationError
 from tests.unit.fakes import FakeKlines, FakePredictor, FakeRecorder, FakeTrades
 from tests.unit.test_decision import MARKET, TRADES
 
 EVENT = json.loads((Path(__file__).parent.parent / "events" / "sqs_withdrawals.json").read_text())
 HACKER, NORMAL, NOT_JSON, NO_USER = (r["messageId"] for r in EVENT["Records"])
-
-
-@dataclass
-class Context:
-    function_name: str = "chartguard-scoring"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:chartguard-scoring"
-    aws_request_id: str = "req-1"
 
 
 @pytest.fixture
@@ -40,10 +33,11 @@ def fakes(function_env, monkeypatch):
         "klines": FakeKlines(MARKET),
         "predictor": predictor,
         "recorder": recorder,
-        "threshold": 0.9,
+        "threshold": DEFAULT_RISK_THRESHOLD,
         "window_hours": 24,
     }
-    monkeypatch.setattr(handler, "collaborators", lambda: collaborators)
+    # Built at each call, so that a test can swap one of them in the dict first.
+    monkeypatch.setattr(handler, "collaborators", lambda: handler.Collaborators(**collaborators))
     return collaborators
 
 
@@ -60,7 +54,7 @@ def failed_ids(response: dict) -> set[str]:
 
 
 def test_malformed_records_fail_alone_and_the_good_ones_are_scored(fakes, logs, capsys):
-    response = handler.lambda_handler(copy.deepcopy(EVENT), Context())
+    response = handler.lambda_handler(copy.deepcopy(EVENT), LocalLambdaContext())
     assert failed_ids(response) == {NOT_JSON, NO_USER}
     ((key, flag),) = fakes["recorder"].flags.items()
     assert key == ("u-hacker-1", "2025-11-16T00:00:00.000Z#w-1001") and flag.score == 0.97
@@ -81,14 +75,14 @@ def test_malformed_records_fail_alone_and_the_good_ones_are_scored(fakes, logs, 
 
 
 def test_without_requested_at_the_window_ends_at_the_sent_timestamp(fakes):
-    handler.lambda_handler(copy.deepcopy(EVENT), Context())
+    handler.lambda_handler(copy.deepcopy(EVENT), LocalLambdaContext())
     normal_window = [w for w in fakes["trades"].windows if w[0] == "u-normal-1"]
     assert normal_window[0][2] == epoch_to_utc(1763251200)
 
 
 def test_a_record_that_cannot_be_decided_fails_alone_with_its_reason(fakes, logs):
     fakes["klines"] = FakeKlines({})  # market data has not arrived
-    response = handler.lambda_handler(copy.deepcopy(EVENT), Context())
+    response = handler.lambda_handler(copy.deepcopy(EVENT), LocalLambdaContext())
     assert failed_ids(response) == {HACKER, NOT_JSON, NO_USER}
     assert fakes["recorder"].flags == {}
     assert any(e.get("reason") == MissingMarketData.reason and e["message_id"] == HACKER for e in logs())
@@ -96,7 +90,7 @@ def test_a_record_that_cannot_be_decided_fails_alone_with_its_reason(fakes, logs
 
 def test_an_unexpected_error_fails_only_its_record_and_is_logged_as_an_error(fakes, logs):
     fakes["predictor"] = FakePredictor(lambda png: (_ for _ in ()).throw(KeyError("boom")))
-    response = handler.lambda_handler(copy.deepcopy(EVENT), Context())
+    response = handler.lambda_handler(copy.deepcopy(EVENT), LocalLambdaContext())
     assert HACKER in failed_ids(response) and NORMAL not in failed_ids(response)
     assert any(e.get("reason") == "unexpected" and e["level"] == "ERROR" for e in logs())
 
@@ -104,11 +98,11 @@ def test_an_unexpected_error_fails_only_its_record_and_is_logged_as_an_error(fak
 def test_a_missing_variable_fails_the_invocation_naming_it(function_env, monkeypatch):
     monkeypatch.delenv("ENDPOINT_NAME")
     with pytest.raises(ConfigurationError, match="ENDPOINT_NAME"):
-        handler.lambda_handler(copy.deepcopy(EVENT), Context())
+        handler.lambda_handler(copy.deepcopy(EVENT), LocalLambdaContext())
 
 
 @pytest.mark.parametrize(("seconds", "kind"), [("600", CachedKlines), ("0", KlinesTable)])
 def test_the_klines_cache_is_on_by_default_and_off_at_zero(function_env, monkeypatch, seconds, kind):
     monkeypatch.setenv("KLINES_CACHE_SECONDS", seconds)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    assert type(handler.collaborators()["klines"]) is kind
+    assert type(handler.collaborators().klines) is kind

@@ -10,8 +10,8 @@ import pytest
 from scoring.decision import Verdict, Withdrawal, score_withdrawal
 from scoring.errors import MissingMarketData
 from scoring.fanout import fan_out
+from scoring.klines import CachedKlines
 from scoring.market import BAR_SECONDS, BarRange, Trade, window_bar_range
-from scoring.trades import CachedKlines
 from tests.unit.fakes import FakePredictor, FakeRecorder, FakeTrades
 
 NOW = datetime(2026, 11, 20, 12, 0, 40, tzinfo=timezone.utc)  # 40 s into the 12:00 bar

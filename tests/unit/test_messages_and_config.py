@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from scoring.config import ConfigurationError, Settings
 from scoring.messages import WithdrawalMessage
+from scoring.settings import ConfigurationError, Settings
 
 ENV = {
     "TRADES_TABLE": "trades",

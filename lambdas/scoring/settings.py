@@ -9,6 +9,7 @@ from typing import Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scoring.contracts import DEFAULT_KLINES_CACHE_SECONDS, DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
+from scoring.validation import validation_summary
 
 
 class ConfigurationError(RuntimeError):
@@ -37,10 +38,9 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(dict(env))
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
-            )
-            raise ConfigurationError(f"scoring function configuration is invalid: {problems}") from None
+            raise ConfigurationError(
+                f"scoring function configuration is invalid: {validation_summary(error)}"
+            ) from None
 
 
 @functools.lru_cache(maxsize=1)

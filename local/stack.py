@@ -2,7 +2,7 @@
 
 - moto's server on 127.0.0.1: DynamoDB, SQS (queue + dead-letter queue with the redrive
   policy) and S3, with the tables, index, queue and bucket made from the definitions the CDK
-  stack uses (scoring.contracts, infra.settings);
+  stack uses (scoring.contracts, infra.constants);
 - the SageMaker-Runtime stand-in in its own process, serving the trained model through the
   model artifact's inference code (a small model is trained first if none is cached);
 - an event source that calls the real scoring handler with Lambda-shaped SQS events, in
@@ -14,11 +14,9 @@ runs until SIGINT/SIGTERM and then stops everything it started.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import threading
@@ -30,16 +28,16 @@ from typing import Any, Callable, Optional
 
 import boto3
 
-from chartguard.endpoint_standin import FaultPlan, serving_interpreter
-from chartguard.event_source import BatchOutcome, parse_outcome_line
-from chartguard.local_resources import (
+from infra.constants import BATCH_SIZE, MAX_BATCHING_WINDOW_SECONDS
+from local.endpoint_standin import FaultPlan, serving_interpreter
+from local.event_source_mapping import BatchOutcome, parse_outcome_line
+from local.resources import (
     DEFAULT_NAMES,
     LOCAL_RETRY_DELAY_SECONDS,
     CreatedResources,
     ResourceNames,
     create_resources,
 )
-from infra.settings import BATCH_SIZE, MAX_BATCHING_WINDOW_SECONDS
 
 DEFAULT_MODEL_DIR = Path("artifacts/model")
 DEFAULT_ENV_FILE = Path(".local/stack.env")
@@ -138,7 +136,7 @@ class LocalStack:
             [
                 sys.executable,
                 "-m",
-                "chartguard.aws_standin",
+                "local.moto_server",
                 "--host",
                 self.host,
                 "--port",
@@ -152,7 +150,7 @@ class LocalStack:
         standin = [
             serving_interpreter(),
             "-m",
-            "chartguard.endpoint_standin",
+            "local.endpoint_standin",
             "--model-dir",
             str(self.model_dir),
         ]
@@ -211,7 +209,13 @@ class LocalStack:
             "MPLCONFIGDIR": os.environ.get("MPLCONFIGDIR", str(Path(".local/matplotlib").resolve())),
         }
         assert self.resources is not None
-        command = [sys.executable, "-m", "chartguard.event_source", "--queue-url", self.resources.queue_url]
+        command = [
+            sys.executable,
+            "-m",
+            "local.event_source_mapping",
+            "--queue-url",
+            self.resources.queue_url,
+        ]
         command += ["--batch-size", str(self.batch_size), "--batching-window", str(self.batching_window)]
         command += ["--retry-delay", str(LOCAL_RETRY_DELAY_SECONDS)]
         for _ in range(self.concurrency):
@@ -312,57 +316,3 @@ def _credentials() -> dict[str, str]:
         "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     }
-
-
-def _run_local(args: argparse.Namespace) -> int:
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    with LocalStack(
-        model_dir=args.model_dir,
-        moto_port=args.moto_port,
-        endpoint_port=args.endpoint_port,
-        fail_rate=args.fail_rate,
-        concurrency=args.concurrency,
-    ) as stack:
-        stack.write_env_file(args.env_file)
-        print(f"# the local stack is up; `source {args.env_file}` in another shell, then e.g.:")
-        print("#   chartguard send --user-id u-123 --withdrawal-id w-1")
-        print(stack.export_lines(), end="", flush=True)
-        last = -1
-        while not stopping.wait(5):
-            if stack.stats.received != last:
-                last = stack.stats.received
-                s = stack.stats
-                print(
-                    f"# scored {s.succeeded}, failed {s.failed} (retried or dead-lettered), batches {s.batches}",
-                    flush=True,
-                )
-        print("# stopping", flush=True)
-    args.env_file.unlink(missing_ok=True)
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "local",
-        help="run the whole stack on this machine (moto, endpoint stand-in, event source)",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example: chartguard local   # then, elsewhere: source .local/stack.env",
-    )
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
-    parser.add_argument("--moto-port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--endpoint-port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument(
-        "--fail-rate", type=float, default=0.0, help="share of endpoint calls to fail (fault drill)"
-    )
-    parser.add_argument(
-        "--concurrency", type=int, default=2, help="event-source workers, like Lambda's concurrent executions"
-    )
-    parser.set_defaults(run=_run_local)

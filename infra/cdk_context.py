@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from infra import settings
+from infra import constants
 from scoring.contracts import DEFAULT_KLINES_CACHE_SECONDS, DEFAULT_RISK_THRESHOLD, DEFAULT_WINDOW_HOURS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,9 +90,9 @@ class DeployConfig:
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeployConfig:
-        python = _text(get, "python") or settings.DEFAULT_PYTHON
-        if python not in settings.SUPPORTED_PYTHONS:
-            raise ConfigError(f"python={python!r}: choose one of {', '.join(settings.SUPPORTED_PYTHONS)}")
+        python = _text(get, "python") or constants.DEFAULT_PYTHON
+        if python not in constants.SUPPORTED_PYTHONS:
+            raise ConfigError(f"python={python!r}: choose one of {', '.join(constants.SUPPORTED_PYTHONS)}")
         layer_dir = Path(_text(get, "layer_dir") or DEFAULT_LAYER_DIR)
         if not layer_dir.is_absolute():
             layer_dir = REPO / layer_dir
@@ -115,14 +115,14 @@ class DeployConfig:
             layer_dir=layer_dir,
             endpoint_name=endpoint_name,
             model=model,
-            endpoint_variant=_text(get, "endpoint_variant") or settings.DEFAULT_ENDPOINT_VARIANT,
+            endpoint_variant=_text(get, "endpoint_variant") or constants.DEFAULT_ENDPOINT_VARIANT,
             risk_threshold=_threshold(get),
             window_hours=_number(get, "window_hours", int, DEFAULT_WINDOW_HOURS, low=1, high=24 * 7),
             klines_cache_seconds=_number(
                 get, "klines_cache_seconds", int, DEFAULT_KLINES_CACHE_SECONDS, low=0, high=3600
             ),
             evidence_retention_days=_number(
-                get, "evidence_retention_days", int, settings.EVIDENCE_RETENTION_DAYS, low=1
+                get, "evidence_retention_days", int, constants.EVIDENCE_RETENTION_DAYS, low=1
             ),
             reserved_concurrency=reserved_concurrency,
             max_concurrency=max_concurrency,
@@ -145,7 +145,7 @@ def _model_source(get: Callable[[str], Any], model_data_url: str) -> ModelSource
         raise ConfigError(
             f"image_uri={image_uri!r}: expected <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>"
         )
-    instance_type = _text(get, "instance_type") or settings.DEFAULT_ENDPOINT_INSTANCE_TYPE
+    instance_type = _text(get, "instance_type") or constants.DEFAULT_ENDPOINT_INSTANCE_TYPE
     if not _INSTANCE_TYPE.match(instance_type):
         raise ConfigError(f"instance_type={instance_type!r}: expected e.g. ml.m5.large")
     initial = _number(get, "endpoint_instances", int, 1, low=1)
@@ -168,7 +168,7 @@ def _concurrency(get: Callable[[str], Any], model: Optional[ModelSource]) -> tup
     concurrency cannot spare it), never the cap.
     """
     instances = model.max_instance_count if model else 1
-    default = min(1000, max(2, settings.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE * instances))
+    default = min(1000, max(2, constants.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE * instances))
     maximum = int(_number(get, "max_concurrency", int, default, low=2, high=1000))
     if (_text(get, "reserved_concurrency") or "").lower() == _NONE:
         return maximum, None

@@ -12,33 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
+from local.lambda_context import LocalLambdaContext
+from local.stop_signal import stop_event_on_signals
+
 Handler = Callable[[dict[str, Any], Any], Any]
-
-
-@dataclass
-class LocalLambdaContext:
-    """The attributes of Lambda's context object that Powertools reads."""
-
-    function_name: str = "chartguard-scoring"
-    memory_limit_in_mb: int = 1024
-    timeout_seconds: int = 60
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:chartguard-scoring"
-    log_group_name: str = "/aws/lambda/chartguard-scoring"
-    log_stream_name: str = "local"
-    function_version: str = "$LATEST"
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
 @dataclass
@@ -76,7 +59,7 @@ def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[
     }
 
 
-class SqsEventSource:
+class EventSourceMappingRunner:
     def __init__(
         self,
         *,
@@ -206,7 +189,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     The function's configuration comes from the environment, as in Lambda; each batch's outcome
     is printed as an `OUTCOME {json}` line beside the function's own log lines.
     """
-    parser = argparse.ArgumentParser(prog="python -m chartguard.event_source", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m local.event_source_mapping", description=main.__doc__)
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--batching-window", type=float, default=1.0)
@@ -214,15 +197,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         "--retry-delay", type=int, default=None, help="seconds before a failed message reappears"
     )
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    stop = stop_event_on_signals()
 
     import boto3
 
     from scoring.handler import lambda_handler
 
-    source = SqsEventSource(
+    source = EventSourceMappingRunner(
         sqs=boto3.client("sqs"),
         queue_url=args.queue_url,
         handler=lambda_handler,

@@ -1,7 +1,7 @@
 """The stack's data resources created through the AWS APIs (for the local stack and the tests).
 
 Keys and the risk table's index come from `scoring.contracts`, the redrive setting from
-`infra.settings`: the same definitions the CDK constructs use, so nothing is written twice.
+`infra.constants`: the same definitions the CDK constructs use, so nothing is written twice.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from boto3.dynamodb.types import TypeSerializer
 
-from infra.settings import MAX_RECEIVE_COUNT
+from infra.constants import MAX_RECEIVE_COUNT
 from scoring.contracts import KLINES_TABLE, RISK_TABLE, TRADES_TABLE, TableSpec
 
 # Longer than any local batch takes, so two workers never hold the same message (the deployed

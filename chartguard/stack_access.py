@@ -10,8 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-import boto3
-from botocore.config import Config
+from scoring.clients import describe_error, new_client
 
 LOCAL_ENV_FILE = ".local/stack.env"
 
@@ -55,9 +54,11 @@ class StackConfig:
         return str(value)
 
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
-
-
 def client(service: str) -> Any:
-    """A boto3 client from the default chain (AWS_ENDPOINT_URL, when set, points it at the local stack)."""
-    return boto3.client(service, config=_RETRIES)
+    """A boto3 client from the default chain, with the function's retry configuration (scoring.clients)."""
+    return new_client(service)
+
+
+def aws_error(action: str, error: Exception) -> UserError:
+    """A failed AWS call as a UserError naming what was attempted (the function's wording)."""
+    return UserError(describe_error(error, action))

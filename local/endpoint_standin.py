@@ -9,7 +9,7 @@ the stand-in serves exactly what the real endpoint would.
 For fault drills it can fail a share of calls with SageMaker's own error shapes (throttling,
 503, model errors), set at start or at run time through `POST /_standin/faults`.
 
-    python -m chartguard.endpoint_standin --model-dir artifacts/model --endpoint-name chart-classifier
+    python -m local.endpoint_standin --model-dir artifacts/model --endpoint-name chart-classifier
 
 It prints one line `listening on http://127.0.0.1:<port>` once ready, and stops on SIGINT/SIGTERM.
 """
@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -31,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional
+
+from local.stop_signal import stop_event_on_signals
 
 # SageMaker Runtime's error codes and statuses for the faults it can inject.
 FAULTS = {
@@ -215,7 +216,7 @@ def serve(
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m chartguard.endpoint_standin", description=__doc__.split("\n\n")[0]
+        prog="python -m local.endpoint_standin", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--model-dir", type=Path, required=True, help="model artifact directory (with code/inference.py)"
@@ -242,11 +243,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         flush=True,
     )
 
-    def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+    stopping = stop_event_on_signals()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def shut_down_when_stopped() -> None:  # serve_forever() returns once another thread calls shutdown()
+        stopping.wait()
+        server.shutdown()
+
+    threading.Thread(target=shut_down_when_stopped, daemon=True).start()
     server.serve_forever()
     server.server_close()
     return 0

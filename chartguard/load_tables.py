@@ -1,4 +1,4 @@
-"""Market data and trades into the tables: klines (CSV, Alpha Vantage, synthetic), trades, simulated accounts."""
+"""`chartguard load`: klines (CSV, Alpha Vantage, synthetic: training.market_data), trades and simulated accounts into the tables."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence, cast
 
-from chartguard.config import StackConfig, UserError, client
-from chartguard.local_resources import put_items
+from chartguard.stack_access import StackConfig, UserError, client
+from local.resources import put_items
 from scoring.market import Kline, Side, Trade, parse_utc
 
 TRADE_CSV_COLUMNS = (

@@ -1,1 +1,0 @@
-"""Experiments that inform design decisions; nothing in the product imports them."""
