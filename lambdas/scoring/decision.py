@@ -13,16 +13,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from scoring.chart import RENDER_VERSION, MissingBarError, render_chart
-from scoring.errors import MissingMarketData, OverLimit
+from scoring.errors import InvalidStoredRecord, MissingMarketData, OverLimit
 from scoring.fanout import MAX_WORKERS, fan_out
 from scoring.limits import MAX_SYMBOLS_PER_WITHDRAWAL, MAX_TRADES_PER_WINDOW
-from scoring.market import BarLike, Trade
+from scoring.market import BarLike, Trade, WindowTrades
 from scoring.risk import RiskFlag
 from scoring.time_budget import TimeBudget, rounds_of
 
 
 class TradeSource(Protocol):
-    def trades_in_window(self, user_id: str, start: datetime, end: datetime) -> list[Trade]: ...
+    def read_window(self, user_id: str, start: datetime, end: datetime, limit: int) -> WindowTrades: ...
 
 
 class KlineSource(Protocol):
@@ -64,6 +64,8 @@ class Verdict:
     score: Optional[float] = None
     symbol_scores: dict[str, float] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Stored trades of the window that break contract 2: left out of the picture, counted.
+    invalid_trades: tuple[str, ...] = ()
 
     @property
     def flagged(self) -> bool:
@@ -117,17 +119,26 @@ def score_withdrawal(
     window_start = window_end - timedelta(hours=window_hours)
 
     with watch.stage("query"):
-        account_trades = trades.trades_in_window(withdrawal.user_id, window_start, window_end)
+        window = trades.read_window(withdrawal.user_id, window_start, window_end, MAX_TRADES_PER_WINDOW)
+    account_trades = window.trades
+    if window.truncated or len(account_trades) > MAX_TRADES_PER_WINDOW:
+        raise OverLimit(
+            f"more than {MAX_TRADES_PER_WINDOW} trades in the window: more than one withdrawal is "
+            "scored on; held for review"
+        )
     if not account_trades:
+        if window.invalid:  # trades there, none drawable: never "no activity"
+            raise InvalidStoredRecord(
+                f"all {len(window.invalid)} trades of the window break contract 2: {window.invalid[0]}"
+            )
         return Verdict(NO_ACTIVITY, timings_ms=dict(watch.timings_ms))
 
     by_symbol = trades_by_symbol(account_trades)
     symbols = sorted(by_symbol)
-    if len(symbols) > MAX_SYMBOLS_PER_WITHDRAWAL or len(account_trades) > MAX_TRADES_PER_WINDOW:
+    if len(symbols) > MAX_SYMBOLS_PER_WITHDRAWAL:
         raise OverLimit(
-            f"{len(account_trades)} trades in {len(symbols)} symbols in the window: more than the "
-            f"{MAX_TRADES_PER_WINDOW} trades or {MAX_SYMBOLS_PER_WITHDRAWAL} symbols one withdrawal is "
-            "scored on; held for review"
+            f"{len(symbols)} symbols traded in the window: more than the {MAX_SYMBOLS_PER_WITHDRAWAL} "
+            "one withdrawal is scored on; held for review"
         )
     rounds = rounds_of(len(symbols), MAX_WORKERS)
     if budget is not None:
@@ -145,7 +156,9 @@ def score_withdrawal(
     symbol_scores = dict(zip(symbols, probabilities))
     score = max(symbol_scores.values())
 
-    verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores)
+    verdict = Verdict(
+        BELOW_THRESHOLD, len(account_trades), score, symbol_scores, invalid_trades=window.invalid
+    )
     if score > threshold:  # strictly above: a score exactly at the threshold is not flagged
         flag = RiskFlag(
             user_id=withdrawal.user_id,
@@ -166,6 +179,7 @@ def score_withdrawal(
             counterparties=tuple(
                 sorted({t.counterparty_user_id for t in account_trades if t.counterparty_user_id})
             ),
+            invalid_trade_count=len(window.invalid),
         )
         if budget is not None:
             budget.require("write", rounds)

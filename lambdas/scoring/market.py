@@ -117,6 +117,16 @@ class Trade:
         )
 
 
+@dataclass(frozen=True)
+class WindowTrades:
+    """An account's trades of a window as read: the valid ones, oldest first, a note on each stored
+    trade that breaks contract 2 (left out of the picture), and whether more were there than read."""
+
+    trades: list[Trade]
+    invalid: tuple[str, ...] = ()
+    truncated: bool = False
+
+
 def _finite(value: Any, name: str) -> float:
     number = float(value)
     if number != number or number in (float("inf"), float("-inf")):

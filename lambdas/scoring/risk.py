@@ -44,6 +44,7 @@ class RiskFlag:
     asset: Optional[str] = None
     message_id: Optional[str] = None
     counterparties: tuple[str, ...] = field(default_factory=tuple)
+    invalid_trade_count: int = 0  # stored trades of the window left out (they break contract 2)
 
     @property
     def event_key(self) -> str:
@@ -94,6 +95,7 @@ def risk_item(flag: RiskFlag, evidence: list[str], expires_at: Optional[int] = N
         "asset": flag.asset,
         "sqs_message_id": flag.message_id,
         "counterparties": sorted(flag.counterparties) or None,
+        "invalid_trade_count": flag.invalid_trade_count or None,
         RISK_EXPIRES_AT: expires_at,
     }
     item.update({name: value for name, value in optional.items() if value is not None})

@@ -8,7 +8,7 @@ import pytest
 from botocore.config import Config
 
 from scoring.decision import FLAGGED, Withdrawal, score_withdrawal
-from scoring.errors import OutOfTime, OverLimit
+from scoring.errors import InvalidStoredRecord, OutOfTime, OverLimit
 from scoring.limits import MAX_SYMBOLS_PER_WITHDRAWAL
 from scoring.market import Kline, Trade, bar_open_time, counterparty_id
 from scoring.time_budget import RESPONSE_RESERVE_SECONDS, TimeBudget, worst_case_seconds
@@ -146,3 +146,43 @@ def test_a_stored_trade_unfit_to_draw_or_key_is_refused_naming_the_field(field, 
     item = {**trade(1, "BTC-USD", "BUY", 30_000, 60).to_item(), field: value}
     with pytest.raises(ValueError, match=problem):
         Trade.from_item(item)
+
+
+def test_a_stored_trade_that_breaks_contract_2_is_left_out_and_counted_not_blocking_the_account():
+    trades, recorder = FakeTrades(TRADES), FakeRecorder()
+    trades.invalid = ("trade '2025-11-15T13:00:00.000Z#t-9' of u-1 breaks contract 2: price 'NaN'",)
+    verdict = score_withdrawal(
+        Withdrawal("u-1", "w-1", END),
+        trades=trades,
+        klines=FakeKlines(MARKET),
+        predictor=FakePredictor(lambda png: 0.99),
+        recorder=recorder,
+        threshold=0.9,
+        window_hours=24,
+    )
+    assert verdict.outcome == FLAGGED and verdict.invalid_trades == trades.invalid
+    (flag,) = recorder.flags.values()
+    assert flag.invalid_trade_count == 1
+
+
+def test_a_window_of_only_broken_trades_is_never_no_activity():
+    trades = FakeTrades([])
+    trades.invalid = ("trade 'x' of u-1 breaks contract 2: side must be BUY or SELL",)
+    with pytest.raises(InvalidStoredRecord, match="all 1 trades of the window break contract 2"):
+        score_withdrawal(
+            Withdrawal("u-1", "w-1", END),
+            trades=trades,
+            klines=FakeKlines(MARKET),
+            predictor=FakePredictor(lambda png: 0.99),
+            recorder=FakeRecorder(),
+            threshold=0.9,
+            window_hours=24,
+        )
+
+
+def test_more_trades_than_the_cap_are_held_for_review(monkeypatch):
+    import scoring.decision
+
+    monkeypatch.setattr(scoring.decision, "MAX_TRADES_PER_WINDOW", 3)
+    with pytest.raises(OverLimit, match="more than 3 trades"):
+        run(None)  # TRADES holds 4 in the window
