@@ -17,16 +17,25 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scoring.errors import ConfigurationProblem, RetryLater
 
+# Timeouts and attempts small enough that one call's worst case (scoring.time_budget) is a third
+# of the function's 60 s timeout at most: a slow dependency fails one withdrawal, never a batch.
 _CONFIGS = {
     "dynamodb": Config(
-        retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=5
+        retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=3
     ),
-    "s3": Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=10),
-    # An endpoint call is the slow step: fewer attempts, a longer read.
+    "s3": Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=4),
+    # An endpoint call is the slow step: a longer read, fewer attempts.
     "sagemaker-runtime": Config(
-        retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=15
+        retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=8
     ),
+    # The dead-letter send of a message retrying cannot help.
+    "sqs": Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=4),
 }
+
+
+def client_config(service: str) -> Config:
+    return _CONFIGS[service]
+
 
 _CONFIGURATION_CODES = {
     "ResourceNotFoundException",
@@ -38,7 +47,7 @@ _CONFIGURATION_CODES = {
 }
 
 
-# Services the function does not call (the command-line tool's SQS, Secrets Manager) get this.
+# Services the function does not call (the command-line tool's others) get this.
 _DEFAULT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=10
 )

@@ -31,6 +31,10 @@ class Settings(BaseModel):
     klines_cache_seconds: float = Field(
         alias="KLINES_CACHE_SECONDS", default=DEFAULT_KLINES_CACHE_SECONDS, ge=0.0, le=3600.0
     )
+    # Optional additions to contract 7: where a message retrying cannot help goes at once (unset:
+    # it fails until the queue's redrive moves it), and how long a risk record lives (unset: forever).
+    dead_letter_queue_url: Optional[str] = Field(alias="DEAD_LETTER_QUEUE_URL", default=None, min_length=1)
+    record_retention_days: Optional[int] = Field(alias="RECORD_RETENTION_DAYS", default=None, ge=1)
 
     @classmethod
     def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:
