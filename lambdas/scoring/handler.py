@@ -168,7 +168,14 @@ class ScoringBatchProcessor(BatchProcessor):
 
 
 # WithdrawalRecord has the SqsRecordModel fields Powertools reads (messageId) without its import cost.
-processor = ScoringBatchProcessor(event_type=EventType.SQS, model=WithdrawalRecord)  # type: ignore[arg-type]
+# A batch whose every record failed is answered like any other, with each failure listed: raising
+# instead would count as an invocation error (the FunctionErrors alarm) for what is a record-level
+# outcome, and return the same messages.
+processor = ScoringBatchProcessor(
+    event_type=EventType.SQS,
+    model=WithdrawalRecord,  # type: ignore[arg-type]
+    raise_on_entire_batch_failure=False,
+)
 
 
 def withdrawal_from(record: WithdrawalRecord) -> Withdrawal:

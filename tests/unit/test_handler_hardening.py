@@ -111,3 +111,10 @@ def test_an_account_over_the_limits_is_held_for_review_at_once(fakes, dead_lette
     held = [sent for sent in dead_letters.sent if sent["message_id"] == HACKER]
     assert len(held) == 1 and held[0]["reason"] == "over-limit"
     assert fakes["recorder"].flags == {}
+
+
+def test_a_batch_whose_every_record_fails_is_a_partial_response_not_an_invocation_error(fakes):
+    fakes["predictor"]._fail = RetryLater("invoke endpoint: ServiceUnavailable")
+    event = copy.deepcopy(EVENT)
+    event["Records"] = [r for r in event["Records"] if r["messageId"] == HACKER]
+    assert failed_ids(handler.lambda_handler(event, LocalLambdaContext())) == {HACKER}
