@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -186,3 +187,51 @@ def test_more_trades_than_the_cap_are_held_for_review(monkeypatch):
     monkeypatch.setattr(scoring.decision, "MAX_TRADES_PER_WINDOW", 3)
     with pytest.raises(OverLimit, match="more than 3 trades"):
         run(None)  # TRADES holds 4 in the window
+
+
+def stored(n: int, **change: dict) -> dict:
+    item = {
+        "user_id": {"S": "u"},
+        "trade_key": {"S": f"2025-11-15T10:00:0{n}.000Z#t{n}"},
+        "trade_id": {"S": f"t{n}"},
+        "symbol": {"S": "BTC-USD"},
+        "side": {"S": "BUY"},
+        "price": {"N": "30000"},
+        "quantity": {"N": "1"},
+        "traded_at": {"S": f"2025-11-15T10:00:0{n}.000Z"},
+    }
+    return {**item, **change}
+
+
+def test_the_decisions_read_notes_a_broken_stored_trade_and_keeps_the_rest():
+    from botocore.stub import Stubber
+
+    from scoring.trades import TradesTable
+    from tests.unit.test_adapters import NOW, offline_client
+
+    dynamodb = offline_client("dynamodb")
+    items = [
+        stored(1, counterparty_user_id={"N": "42"}),
+        stored(2, side={"S": "HOLD"}),
+        stored(3, counterparty_user_id={"M": {"id": {"S": "v"}}}),
+    ]
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": items})
+        window = TradesTable(dynamodb, "trades").read_window("u", NOW - timedelta(days=1), NOW, limit=10)
+    assert [t.trade_id for t in window.trades] == ["t1", "t3"] and not window.truncated
+    assert [t.counterparty_user_id for t in window.trades] == ["42", None]
+    (note,) = window.invalid
+    assert "t2" in note and "side must be BUY or SELL" in note
+
+
+def test_the_decisions_read_stops_at_the_cap():
+    from botocore.stub import Stubber
+
+    from scoring.trades import TradesTable
+    from tests.unit.test_adapters import NOW, offline_client
+
+    dynamodb = offline_client("dynamodb")
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": [stored(n) for n in range(1, 5)]})
+        window = TradesTable(dynamodb, "trades").read_window("u", NOW - timedelta(days=1), NOW, limit=3)
+    assert len(window.trades) == 3 and window.truncated
