@@ -141,7 +141,10 @@ class ScoringFunction(Construct):
                 )
             ],
         )
-        cfn_function.add_dependency(tracing.node.default_child)  # type: ignore[arg-type]
+        # The role may send traces before the function that traces is created.
+        policy = tracing.node.default_child
+        assert isinstance(policy, iam.CfnPolicy)
+        cfn_function.add_resource_dependency(policy)
         acknowledge(
             tracing,
             {

@@ -267,8 +267,8 @@ def test_only_the_tracing_policy_has_a_wildcard_resource(any_synth: Synth) -> No
                     "xray:PutTelemetryRecords",
                     "xray:PutTraceSegments",
                 ]
-    _, function = any_synth.one("AWS::Lambda::Function")
     assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    assert tracing_id in function["DependsOn"]
 
 
 def test_a_new_wildcard_grant_to_the_function_fails_the_synth(tmp_path: Path) -> None:
