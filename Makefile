@@ -24,8 +24,8 @@ LAYER_MANIFEST := layers/build/python$(LAMBDA_PYTHON)/layers.json
 # The CLI pinned in package.json; no telemetry or notices, so synth needs no network. Node 20
 # is past end of life (docs/deploy.md recommends 22 or 24); CI still has it.
 CDK      := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk
-# synth needs an endpoint; deploys name theirs (docs/deploy.md).
-SYNTH_CONTEXT ?= -c endpoint_name=chartguard-synth-check
+# synth needs an endpoint and alarm recipients; deploys name theirs (docs/deploy.md).
+SYNTH_CONTEXT ?= -c endpoint_name=chartguard-synth-check -c alarms_without_subscriber=true
 
 .PHONY: help venv venv39 test test-unit test39 lint format bench layer synth ci-infra demo local evaluate clean
 

@@ -3,11 +3,14 @@
     python -m bench.load_fault [--messages 5000] [--accounts 250]
 
 Simulated accounts (thieves and customers) ask to withdraw again and again; 2% of the messages
-are malformed, 1% are sent twice (at fixed positions, so even a small run has both), and the endpoint stand-in fails 10% of its calls for a
-stretch (the first 40% of the run). Afterwards each message sent is either done (flagged in the
-risk table, or scored below the threshold / no activity) or in the dead-letter queue with the
-reason the function logged; no withdrawal has two records or two sets of evidence. Throughput
-and latency are printed. tests/integration/test_load_fault.py runs it at a small size.
+are malformed, 1% are sent twice (at fixed positions, so even a small run has both). The
+endpoint stand-in fails 10% of its calls for a stretch (the first 40% of the run), then holds
+10% of its calls past the function's read timeout for another (the next 15%). Afterwards each
+message sent is accounted for: flagged (a risk record), scored clean (below the threshold or no
+activity), or in the dead-letter queue with its reason (the message attributes of one the
+function dead-lettered itself, else the reason it logged); none is lost, no withdrawal has two
+records or two sets of evidence, and no invocation outlived the function's timeout (a batch lost).
+Throughput and latency are printed. tests/integration/test_load_fault.py runs it at a small size.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from chartguard.percentiles import percentile
 from local.endpoint_standin import FaultPlan
 from local.resources import put_items
 from local.stack import DEFAULT_MODEL_DIR, LocalStack
+from scoring.clients import client_config
 from scoring.market import format_utc
 
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
@@ -36,6 +40,9 @@ MALFORMED = (
     "not json",
     '{"withdrawal_id": "w-no-user"}',
     '{"user_id": "u", "withdrawal_id": "w", "requested_at": "soon"}',
+    '{"user_id": "u", "withdrawal_id": "w", "requestedAt": "2026-11-22T04:00:00Z"}',  # misspelt
+    '{"user_id": "u/../x", "withdrawal_id": "w"}',  # unfit for a key
+    '{"user_id": "u", "withdrawal_id": "w", "requested_at": "1970-01-01T00:00:00Z"}',  # far past
 )
 
 
@@ -46,15 +53,24 @@ class DrillReport:
     duplicates_sent: int = 0
     done: int = 0
     dead_lettered: int = 0
+    dead_lettered_at_once: int = 0
     dead_letter_reasons: Counter = field(default_factory=Counter)
     unaccounted: list[str] = field(default_factory=list)
     good_in_dlq: list[str] = field(default_factory=list)
+    malformed_not_in_dlq: list[str] = field(default_factory=list)
     flagged_withdrawals: int = 0
+    flagged_messages: int = 0
+    scored_clean_messages: int = 0
     below_threshold_or_idle: int = 0
     duplicate_records: int = 0
     extra_evidence: int = 0
     injected_faults: int = 0
+    injected_delays: int = 0
+    delay_seconds: float = 0.0
     failed_receipts: int = 0
+    failure_reasons: Counter = field(default_factory=Counter)
+    timed_out_invocations: int = 0
+    invocation_errors: int = 0
     seconds: float = 0.0
     throughput_per_s: float = 0.0
     latency_p50_ms: float = 0.0
@@ -67,8 +83,11 @@ class DrillReport:
         return (
             not self.unaccounted
             and not self.good_in_dlq
+            and not self.malformed_not_in_dlq
             and self.duplicate_records == 0
             and self.extra_evidence == 0
+            and self.timed_out_invocations == 0
+            and self.invocation_errors == 0
         )
 
 
@@ -76,7 +95,11 @@ def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
     messages, empty = [], 0
     while empty < 2:
         batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=600,
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         messages.extend(batch)
         empty = empty + 1 if not batch else 0
@@ -91,6 +114,8 @@ def run_drill(
     model_dir: Path = DEFAULT_MODEL_DIR,
     fault_rate: float = 0.10,
     fault_share: float = 0.40,
+    delay_rate: float = 0.10,
+    delay_share: float = 0.15,
     log: Any = print,
 ) -> DrillReport:
     from training.market_data import synthetic_klines
@@ -114,12 +139,20 @@ def run_drill(
         malformed: set[str] = set()
         started = time.perf_counter()
         stop_faults_after = int(messages * fault_share)
+        stop_delays_after = int(messages * (fault_share + delay_share))
+        # Past the client's read timeout, so each held call times out and is tried again.
+        report.delay_seconds = float(client_config("sagemaker-runtime").read_timeout) + 2.0
 
         def end_stretch() -> None:
             while stack.stats.succeeded < stop_faults_after and not stopped.is_set():
                 time.sleep(0.2)
-            report.injected_faults = stack.set_faults(FaultPlan(rate=0.0))["failed_injected"]
-            log(f"drill: fault stretch over after {stack.stats.succeeded} messages")
+            slow = FaultPlan(rate=0.0, delay_rate=delay_rate, delay_seconds=report.delay_seconds, seed=seed)
+            report.injected_faults = stack.set_faults(slow)["failed_injected"]
+            log(f"drill: fault stretch over after {stack.stats.succeeded} messages; slow stretch begins")
+            while stack.stats.succeeded < stop_delays_after and not stopped.is_set():
+                time.sleep(0.2)
+            report.injected_delays = stack.set_faults(FaultPlan(rate=0.0))["delayed_injected"]
+            log(f"drill: slow stretch over after {stack.stats.succeeded} messages")
 
         stopped = threading.Event()
         stretch = threading.Thread(target=end_stretch, daemon=True)
@@ -155,24 +188,38 @@ def run_drill(
             log("drill: the queue did not drain in time")
 
         dead = _drain_queue(sqs, stack.resources.dlq_url)
-        reasons = {}
+        logged: dict[str, str] = {}  # message id -> the reason of its last failure
         for line in stack.function_log:
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue
             if entry.get("message") == "withdrawal not scored" and entry.get("message_id"):
-                reasons[entry["message_id"]] = f"{entry['reason']}: {entry['detail']}"
-        dead_ids = {m["MessageId"] for m in dead}
+                logged[entry["message_id"]] = str(entry["reason"])
+                report.failure_reasons[str(entry["reason"])] += 1
+        # A dead letter the function sent itself names its source message and reason; one the
+        # queue's redrive moved keeps its message id, and its reason is the last one logged.
+        dead_reasons: dict[str, str] = {}
+        for message in dead:
+            attributes = {
+                k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()
+            }
+            if "source_message_id" in attributes:
+                dead_reasons[attributes["source_message_id"]] = attributes.get("reason", "no reason")
+                report.dead_lettered_at_once += 1
+            else:
+                dead_reasons[message["MessageId"]] = logged.get(message["MessageId"], "no reason logged")
+        dead_ids = set(dead_reasons)
         done_ids = set(stack.stats.done)
         report.done = len(done_ids)
-        report.dead_lettered = len(dead_ids)
-        report.dead_letter_reasons = Counter(
-            reasons.get(i, "no reason logged").split(":")[0] for i in dead_ids
-        )
+        report.dead_lettered = len(dead)
+        report.dead_letter_reasons = Counter(dead_reasons.values())
         report.unaccounted = sorted((set(good) | malformed) - done_ids - dead_ids)
         report.good_in_dlq = sorted(set(good) & dead_ids)
+        report.malformed_not_in_dlq = sorted(malformed - dead_ids)  # "done" without a verdict: lost
         report.failed_receipts = stack.stats.failed
+        report.timed_out_invocations = stack.stats.timeouts
+        report.invocation_errors = stack.stats.invocation_errors
 
         records = []
         for page in dynamodb.get_paginator("scan").paginate(TableName=names.risk_table):
@@ -187,6 +234,9 @@ def run_drill(
         symbols_of = {item["withdrawal_id"]["S"]: len(item["symbol_scores"]["M"]) for item in records}
         report.extra_evidence = sum(max(0, evidence[w] - symbols_of.get(w, 0)) for w in evidence)
         report.below_threshold_or_idle = len({good[i] for i in done_ids if i in good} - set(per_withdrawal))
+        scored = [i for i in done_ids if i in good and i not in dead_ids]
+        report.flagged_messages = sum(1 for i in scored if good[i] in per_withdrawal)
+        report.scored_clean_messages = len(scored) - report.flagged_messages
 
         labels = {a.user_id: a.label for a in population}
         flagged_users = {item["user_id"]["S"] for item in records}
@@ -205,14 +255,22 @@ def print_report(report: DrillReport) -> None:
         f"load and fault drill: {report.sent} messages ({report.malformed_sent} malformed, {report.duplicates_sent} duplicated)"
     )
     print(
-        f"  endpoint faults injected: {report.injected_faults} (10% of calls during the stretch); failed receipts {report.failed_receipts}"
+        f"  endpoint faults injected: {report.injected_faults} 503s, {report.injected_delays} calls held {report.delay_seconds:.0f} s "
+        f"(past the read timeout); failed receipts {report.failed_receipts}, by reason {dict(report.failure_reasons)}"
     )
     print(
-        f"  done: {report.done}  = flagged withdrawals {report.flagged_withdrawals} + below threshold or no activity {report.below_threshold_or_idle} + duplicate deliveries"
+        f"  accounted: flagged {report.flagged_messages} messages ({report.flagged_withdrawals} withdrawals) + scored clean "
+        f"{report.scored_clean_messages} + dead-lettered {report.dead_lettered} = {report.flagged_messages + report.scored_clean_messages + report.dead_lettered}"
     )
-    print(f"  dead-lettered: {report.dead_lettered}, by logged reason: {dict(report.dead_letter_reasons)}")
+    print(
+        f"  dead-lettered: {report.dead_lettered} ({report.dead_lettered_at_once} at once by the function), "
+        f"by reason: {dict(report.dead_letter_reasons)}"
+    )
     print(f"  unaccounted: {len(report.unaccounted)}; well-formed in the DLQ: {len(report.good_in_dlq)}; "
+          f"malformed but not in the DLQ: {len(report.malformed_not_in_dlq)}; "
           f"duplicate records: {report.duplicate_records}; extra evidence objects: {report.extra_evidence}")  # fmt: skip
+    print(f"  invocations past the function's timeout (a batch lost): {report.timed_out_invocations}; "
+          f"invocation errors: {report.invocation_errors}")  # fmt: skip
     print(f"  accounts flagged vs truth: precision {report.precision:.3f}, recall {report.recall:.3f}")
     print(f"  throughput {report.throughput_per_s:.1f} messages/s over {report.seconds:.0f} s; "
           f"latency send->done p50 {report.latency_p50_ms:.0f} ms, p99 {report.latency_p99_ms:.0f} ms")  # fmt: skip

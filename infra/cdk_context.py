@@ -25,6 +25,10 @@ _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+)$")
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?:[:@].+)?$")
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The explicit "no" of an optional setting that otherwise has a default.
+_NONE = "none"
 
 
 class ConfigError(ValueError):
@@ -110,8 +114,9 @@ class DeployConfig:
     endpoint_fuses: bool
     evidence_retention_days: int
     reserved_concurrency: Optional[int]
-    max_concurrency: Optional[int]
+    max_concurrency: int
     alarm_email: Optional[str]
+    alarm_topic_arn: Optional[str]
     business_system_role_arn: Optional[str]
     analysts_role_arn: Optional[str]
     data_feed_role_arn: Optional[str]
@@ -141,6 +146,8 @@ class DeployConfig:
         if endpoint_name and not _ENDPOINT_NAME.match(endpoint_name):
             raise ConfigError(f"endpoint_name={endpoint_name!r} is not a SageMaker endpoint name")
         model = _model_source(get, model_data_url) if model_data_url else None
+        max_concurrency, reserved_concurrency = _concurrency(get, model)
+        alarm_email, alarm_topic_arn = _alarm_subscriber(get)
 
         return cls(
             python=python,
@@ -157,9 +164,10 @@ class DeployConfig:
             evidence_retention_days=_number(
                 get, "evidence_retention_days", int, constants.EVIDENCE_RETENTION_DAYS, low=1
             ),
-            reserved_concurrency=_optional_int(get, "reserved_concurrency", low=1),
-            max_concurrency=_optional_int(get, "max_concurrency", low=2, high=1000),
-            alarm_email=_text(get, "alarm_email"),
+            reserved_concurrency=reserved_concurrency,
+            max_concurrency=max_concurrency,
+            alarm_email=alarm_email,
+            alarm_topic_arn=alarm_topic_arn,
             business_system_role_arn=_role(get, "business_system_role_arn"),
             analysts_role_arn=_role(get, "analysts_role_arn"),
             data_feed_role_arn=_role(get, "data_feed_role_arn"),
@@ -191,6 +199,48 @@ def _model_source(get: Callable[[str], Any], model_data_url: str) -> ModelSource
         max_instance_count=maximum,
         role_arn=_role(get, "model_role_arn"),
     )
+
+
+def _concurrency(get: Callable[[str], Any], model: Optional[ModelSource]) -> tuple[int, Optional[int]]:
+    """The event source's maximum concurrency and the function's reserved concurrency.
+
+    Both are on by default, so a backlog drains at the endpoint's pace instead of throttling it
+    harder; `reserved_concurrency=none` gives up the reservation (an account whose unreserved
+    concurrency cannot spare it), never the cap.
+    """
+    instances = model.max_instance_count if model else 1
+    default = min(1000, max(2, constants.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE * instances))
+    maximum = int(_number(get, "max_concurrency", int, default, low=2, high=1000))
+    if (_text(get, "reserved_concurrency") or "").lower() == _NONE:
+        return maximum, None
+    reserved = int(_number(get, "reserved_concurrency", int, maximum, low=1))
+    if reserved < maximum:
+        raise ConfigError(
+            f"reserved_concurrency={reserved} is below max_concurrency={maximum}: the event source would "
+            "start invocations Lambda throttles; raise it, lower max_concurrency, or give "
+            "reserved_concurrency=none"
+        )
+    return maximum, reserved
+
+
+def _alarm_subscriber(get: Callable[[str], Any]) -> tuple[Optional[str], Optional[str]]:
+    """Where alarms go: an e-mail address, an existing SNS topic, or both. Synth refuses neither
+    unless the operator says so (`alarms_without_subscriber=true`): an alarm nobody receives
+    lets withdrawals wait unnoticed."""
+    email, topic = _text(get, "alarm_email"), _text(get, "alarm_topic_arn")
+    if email is not None and not _EMAIL.match(email):
+        raise ConfigError(f"alarm_email={email!r} is not an e-mail address")
+    if topic is not None and not _SNS_TOPIC_ARN.match(topic):
+        raise ConfigError(f"alarm_topic_arn={topic!r} is not an SNS topic ARN")
+    opt_out = (_text(get, "alarms_without_subscriber") or "false").lower()
+    if opt_out not in ("true", "false"):
+        raise ConfigError(f"alarms_without_subscriber={opt_out!r}: give true or false")
+    if email is None and topic is None and opt_out != "true":
+        raise ConfigError(
+            "alarm_email or alarm_topic_arn: name who receives the alarms (or give "
+            "alarms_without_subscriber=true to deploy alarms that reach nobody, e.g. a test stack)"
+        )
+    return email, topic
 
 
 def _threshold(get: Callable[[str], Any]) -> float:
@@ -238,14 +288,6 @@ def _number(
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(f"{key}={value} is out of range [{low}, {high if high is not None else '...'}]")
     return value
-
-
-def _optional_int(
-    get: Callable[[str], Any], key: str, *, low: int, high: Optional[int] = None
-) -> Optional[int]:
-    if _text(get, key) is None:
-        return None
-    return int(_number(get, key, int, None, low=low, high=high))
 
 
 def _role(get: Callable[[str], Any], key: str) -> Optional[str]:

@@ -24,6 +24,11 @@ FUNCTION_MEMORY_MB = 1769
 # Where the function writes evidence images in the bucket; its grant covers this prefix only.
 EVIDENCE_PREFIX = "evidence/"
 SERVICE_NAME = "chartguard-scoring"
+# Back-pressure: the queue's event source starts at most this many concurrent invocations per
+# endpoint instance by default. Each calls the endpoint for up to 4 symbols at once, so one
+# instance sees at most 4 x this many requests, and a backlog drains at that pace instead of
+# throttling the endpoint harder.
+MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE = 5
 METRICS_NAMESPACE = "Chartguard"
 
 # --- the withdrawal queue (SQS) ---

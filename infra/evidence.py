@@ -11,7 +11,13 @@ from infra.nag import acknowledge
 
 
 class EvidenceBucket(Construct):
-    """Private, TLS-only, encrypted; access-logged to a second bucket; objects expire."""
+    """Private, TLS-only, encrypted; access-logged to a second bucket; write once, read many.
+
+    Object Lock in compliance mode keeps every image unchanged and undeletable, by anyone, for
+    `retention_days` from its upload (the risk record it belongs to expires after as many days);
+    then lifecycle expires it. Object Lock needs versioning: an overwrite would only add a
+    version, and the function never overwrites (its put is conditional on the key being free).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, retention_days: int) -> None:
         super().__init__(scope, construct_id)
@@ -35,12 +41,19 @@ class EvidenceBucket(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="evidence-bucket/",
             removal_policy=RemovalPolicy.RETAIN,
+            versioned=True,
+            object_lock_enabled=True,
+            object_lock_default_retention=s3.ObjectLockRetention.compliance(Duration.days(retention_days)),
             lifecycle_rules=[
+                # The lock has run out by then: the current version gets a delete marker, and the
+                # version itself goes a day later.
                 s3.LifecycleRule(
                     id="expire-evidence",
                     prefix=constants.EVIDENCE_PREFIX,
                     expiration=Duration.days(retention_days),
+                    noncurrent_version_expiration=Duration.days(1),
                 ),
+                s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),

@@ -15,6 +15,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import constants
+
 FIVE_MINUTES = Duration.minutes(5)
 # A withdrawal waits on its score: one still unscored after this long means the function is not
 # keeping up (or not running at all).
@@ -22,6 +24,10 @@ OLDEST_MESSAGE_AGE_SECONDS = 15 * 60
 # SageMaker reports ModelLatency in microseconds. One image is a few ms of model time; a p90
 # above 1 s for 15 minutes means an overloaded or sick endpoint.
 MODEL_LATENCY_P90_MICROSECONDS = 1_000_000
+# Dead letters nobody has moved or deleted after this long: the first alarm went unanswered.
+DEAD_LETTER_AGE_SECONDS = 2 * 3600
+# An invocation this close to the function's timeout is about to lose its whole batch.
+DURATION_SHARE_OF_TIMEOUT = 0.8
 
 
 class Monitoring(Construct):
@@ -35,7 +41,9 @@ class Monitoring(Construct):
         function: lambda_.IFunction,
         endpoint_name: str,
         variant_name: str,
+        function_timeout: Duration,
         alarm_email: Optional[str] = None,
+        alarm_topic_arn: Optional[str] = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # CloudWatch cannot publish to a topic under the AWS-managed SNS key, hence a key of our
@@ -62,6 +70,20 @@ class Monitoring(Construct):
         )
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        # An operator's existing topic (its policy must let CloudWatch publish) gets every alarm too.
+        targets: list[sns.ITopic] = [self.topic]
+        if alarm_topic_arn:
+            targets.append(sns.Topic.from_topic_arn(self, "OperatorTopic", alarm_topic_arn))
+
+        def function_metric(name: str) -> cloudwatch.Metric:
+            """A count the function emits through Powertools (namespace and `service` dimension)."""
+            return cloudwatch.Metric(
+                namespace=constants.METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": constants.SERVICE_NAME},
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            )
 
         def endpoint_metric(name: str, statistic: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
@@ -82,6 +104,15 @@ class Monitoring(Construct):
                 1,
                 1,
             ),
+            "DeadLetterAge": (
+                "A dead letter has waited more than 2 hours: nobody has fixed and redriven it, and its "
+                "withdrawal is still unscored.",
+                dead_letter_queue.metric_approximate_age_of_oldest_message(
+                    period=FIVE_MINUTES, statistic="Maximum"
+                ),
+                DEAD_LETTER_AGE_SECONDS,
+                1,
+            ),
             "OldestWithdrawal": (
                 "A withdrawal has waited more than 15 minutes for its score.",
                 queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
@@ -95,6 +126,20 @@ class Monitoring(Construct):
                 1,
                 2,
             ),
+            "MessagesFailed": (
+                "Withdrawals failed to score (endpoint or store errors, missing market data, the time "
+                "budget): they are retried, then dead-lettered. The function's log names each reason.",
+                function_metric("MessagesFailed"),
+                1,
+                2,
+            ),
+            "FunctionDuration": (
+                "Invocations ran close to the function's timeout: a slow dependency; past it a whole "
+                "batch is retried.",
+                function.metric_duration(period=FIVE_MINUTES, statistic="Maximum"),
+                DURATION_SHARE_OF_TIMEOUT * function_timeout.to_milliseconds(),
+                1,
+            ),
             "FunctionThrottles": (
                 "The scoring function was throttled: raise reserved concurrency or the account limit.",
                 function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
@@ -104,6 +149,13 @@ class Monitoring(Construct):
             "Endpoint5xx": (
                 "The model endpoint answered 5xx errors: withdrawals are retried, then dead-lettered.",
                 endpoint_metric("Invocation5XXErrors", "Sum"),
+                1,
+                2,
+            ),
+            "Endpoint4xx": (
+                "The model endpoint answered 4xx errors (throttling, a bad request, a model error): "
+                "withdrawals are retried, then dead-lettered.",
+                endpoint_metric("Invocation4XXErrors", "Sum"),
                 1,
                 2,
             ),
@@ -126,6 +178,7 @@ class Monitoring(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            alarm.add_alarm_action(actions.SnsAction(self.topic))
-            alarm.add_ok_action(actions.SnsAction(self.topic))
+            for topic in targets:
+                alarm.add_alarm_action(actions.SnsAction(topic))
+                alarm.add_ok_action(actions.SnsAction(topic))
             self.alarms[name] = alarm

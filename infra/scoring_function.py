@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -58,8 +59,8 @@ class ScoringFunction(Construct):
         layer_zips: Mapping[str, Path],
         queue: sqs.IQueue,
         environment: Mapping[str, str],
+        max_concurrency: int,
         reserved_concurrency: Optional[int] = None,
-        max_concurrency: Optional[int] = None,
     ) -> None:
         super().__init__(scope, construct_id)
         runtime = RUNTIMES[python]
@@ -94,7 +95,6 @@ class ScoringFunction(Construct):
             memory_size=constants.FUNCTION_MEMORY_MB,
             timeout=Duration.seconds(constants.FUNCTION_TIMEOUT_SECONDS),
             environment=dict(environment),
-            tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
         )
@@ -107,13 +107,47 @@ class ScoringFunction(Construct):
                 max_concurrency=max_concurrency,
             )
         )
+        self._trace_actively()
         acknowledge(
             self.function,
             {
                 "AwsSolutions-L1": _RUNTIME_REASON,
                 "CloudFormation-Validate::W2531": _RUNTIME_REASON,  # python3.9's deprecation dates
+            },
+        )
+        assert self.function.role is not None
+        acknowledge(
+            self.function.role,
+            {
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AWSLambdaBasicExecutionRole]": "It only lets the function write its own logs.",
+            },
+        )
+
+    def _trace_actively(self) -> None:
+        """X-Ray active tracing, its grant in a policy of its own: the one `Resource::*` statement
+        is acknowledged there, so a wildcard anywhere else in the function's grants fails synth."""
+        cfn_function = self.function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        assert self.function.role is not None
+        tracing = iam.Policy(
+            self,
+            "TracingPolicy",
+            roles=[self.function.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+                )
+            ],
+        )
+        # The role may send traces before the function that traces is created.
+        policy = tracing.node.default_child
+        assert isinstance(policy, iam.CfnPolicy)
+        cfn_function.add_resource_dependency(policy)
+        acknowledge(
+            tracing,
+            {
                 "AwsSolutions-IAM5[Resource::*]": "X-Ray's PutTraceSegments and PutTelemetryRecords have no "
                 "resource-level permissions.",
             },

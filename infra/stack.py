@@ -19,6 +19,7 @@ from infra.nag import acknowledge
 from infra.queue import WithdrawalQueue
 from infra.scoring_function import ScoringFunction
 from infra.tables import DataTables
+from scoring.contracts import RISK_BY_DAY_INDEX
 
 
 class ChartguardStack(Stack):
@@ -55,6 +56,9 @@ class ChartguardStack(Stack):
                 "WINDOW_HOURS": str(config.window_hours),
                 "KLINES_CACHE_SECONDS": str(config.klines_cache_seconds),
                 "ENDPOINT_FUSES": "true" if config.endpoint_fuses else "false",
+                # A rejected message goes here at once, with its reason; a record expires with its images.
+                "DEAD_LETTER_QUEUE_URL": self.queue.dead_letter_queue.queue_url,
+                "RECORD_RETENTION_DAYS": str(config.evidence_retention_days),
                 "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
                 "MPLCONFIGDIR": "/tmp",  # matplotlib's cache; the only writable path on Lambda
@@ -62,23 +66,27 @@ class ChartguardStack(Stack):
         )
         function = self.scoring.function
 
-        # What the function does, and nothing more: Query the trades and klines, a conditional
-        # PutItem on the risk table, PutObject under evidence/, InvokeEndpoint on its endpoint.
-        self.tables.trades.grant(function, "dynamodb:Query")
-        self.tables.klines.grant(function, "dynamodb:Query")
-        self.tables.risk.grant(function, "dynamodb:PutItem")
+        # What the function does, and nothing more: Query the trades and klines, look for a
+        # withdrawal's record and put it once on the risk table, PutObject under evidence/,
+        # InvokeEndpoint on its endpoint, send a rejected message to the dead-letter queue.
+        # Table ARNs only (CDK's table grants add `/index/*`, which the function never reads).
+        for table, actions in (
+            (self.tables.trades, ["dynamodb:Query"]),
+            (self.tables.klines, ["dynamodb:Query"]),
+            (self.tables.risk, ["dynamodb:Query", "dynamodb:PutItem"]),
+        ):
+            iam.Grant.add_to_principal(grantee=function, actions=actions, resource_arns=[table.table_arn])
         iam.Grant.add_to_principal(
             grantee=function,
             actions=["s3:PutObject"],  # grant_put would add s3:Abort* and object-lock/tagging writes
             resource_arns=[self.evidence.bucket.arn_for_objects(f"{constants.EVIDENCE_PREFIX}*")],
         )
         self.endpoint.grant_invoke(function)
-        risk_arn, bucket_arn = self._arn_token(self.tables.risk), self._arn_token(self.evidence.bucket)
+        self.queue.dead_letter_queue.grant_send_messages(function)
+        bucket_arn = self._arn_token(self.evidence.bucket)
         acknowledge(
             function,
             {
-                f"AwsSolutions-IAM5[Resource::{risk_arn}/index/*]": "CDK's table grant also names the "
-                "table's indexes; PutItem through an index does not exist, so it adds nothing.",
                 f"AwsSolutions-IAM5[Resource::{bucket_arn}/{constants.EVIDENCE_PREFIX}*]": "The function "
                 "writes one object per image under the evidence prefix, and nowhere else.",
             },
@@ -92,7 +100,9 @@ class ChartguardStack(Stack):
             function=function,
             endpoint_name=self.endpoint.endpoint_name,
             variant_name=self.endpoint.variant_name,
+            function_timeout=timeout,
             alarm_email=config.alarm_email,
+            alarm_topic_arn=config.alarm_topic_arn,
         )
         self.anomalies = AnomalyDiscovery(
             self,
@@ -101,10 +111,10 @@ class ChartguardStack(Stack):
             alarm_topic=self.monitoring.topic,
             access_logs=self.evidence.access_logs,
         )
-        self._grant_people_and_systems(config, risk_arn, bucket_arn)
+        self._grant_people_and_systems(config, bucket_arn)
         self._outputs()
 
-    def _grant_people_and_systems(self, config: DeployConfig, risk_arn: str, bucket_arn: str) -> None:
+    def _grant_people_and_systems(self, config: DeployConfig, bucket_arn: str) -> None:
         """Managed policies for the business system, the analysts and the data feed, attached to
         the roles named in context (same account), and exported for anyone else to attach."""
         sender = self._managed_policy(
@@ -114,34 +124,52 @@ class ChartguardStack(Stack):
         )
         self.queue.queue.grant_send_messages(sender)
 
+        # What `chartguard flags/show/export/report/trace` call, and nothing else: key-condition
+        # queries of the risk table, its by-day index, the trades and the klines, and reads of
+        # single evidence images. No Scan, no stream, no bucket listing.
         analysts = self._managed_policy(
             "AnalystsPolicy",
-            "Read chartguard's risk table (and its by-day index) and the evidence images",
+            "Query chartguard's risk table (and its by-day index), trades and klines; read evidence images",
             config.analysts_role_arn,
         )
-        self.tables.risk.grant_read_data(analysts)
-        self.evidence.bucket.grant_read(analysts, f"{constants.EVIDENCE_PREFIX}*")
+        risk = self.tables.risk.table_arn
+        analysts.add_statements(
+            iam.PolicyStatement(
+                sid="QueryRecordsTradesAndKlines",
+                actions=["dynamodb:Query"],
+                resources=[
+                    risk,
+                    f"{risk}/index/{RISK_BY_DAY_INDEX.name}",
+                    self.tables.trades.table_arn,
+                    self.tables.klines.table_arn,
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ReadEvidenceImages",
+                actions=["s3:GetObject"],
+                resources=[self.evidence.bucket.arn_for_objects(f"{constants.EVIDENCE_PREFIX}*")],
+            ),
+        )
 
+        # Puts only: no DeleteItem or UpdateItem that could erase or rewrite the trade history.
         feed = self._managed_policy(
             "DataFeedPolicy",
             "Write trades (contract 2) and 5-minute klines (contract 3) into chartguard's tables",
             config.data_feed_role_arn,
         )
-        self.tables.trades.grant_write_data(feed)
-        self.tables.klines.grant_write_data(feed)
+        feed.add_statements(
+            iam.PolicyStatement(
+                sid="PutTradesAndKlines",
+                actions=["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                resources=[self.tables.trades.table_arn, self.tables.klines.table_arn],
+            )
+        )
 
         acknowledge(
             analysts,
             {
-                f"AwsSolutions-IAM5[Resource::{risk_arn}/index/*]": "Analysts list a day's flags through "
-                "the by-day index.",
                 f"AwsSolutions-IAM5[Resource::{bucket_arn}/{constants.EVIDENCE_PREFIX}*]": "Analysts open "
-                "any evidence image.",
-                "AwsSolutions-IAM5[Action::s3:GetObject*]": "CDK's bucket read grant (object and its "
-                "versions, tags, ACL), held to the evidence prefix.",
-                "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK's bucket read grant (bucket location "
-                "and settings) on the evidence bucket only.",
-                "AwsSolutions-IAM5[Action::s3:List*]": "CDK's bucket read grant: listing the evidence bucket.",
+                "any evidence image a risk record names (GetObject only, under the evidence prefix).",
             },
         )
         self.policies = {"BusinessSystem": sender, "Analysts": analysts, "DataFeed": feed}
@@ -178,7 +206,7 @@ class ChartguardStack(Stack):
 
 
 def _decimal_text(value: float) -> str:
-    """A threshold with two decimals as contract 7 writes it (0.8 -> "0.80"); a finer one keeps all its digits."""
+    """0.9 -> "0.90" as contract 7 writes it; any finer threshold keeps all its digits."""
     return f"{value:.2f}" if round(value, 2) == value else repr(value)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from scoring.contracts import KLINES_TABLE, RISK_TABLE, TRADES_TABLE, Key, TableSpec
+from scoring.contracts import KLINES_TABLE, RISK_EXPIRES_AT, RISK_TABLE, TRADES_TABLE, Key, TableSpec
 
 _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 
@@ -15,7 +17,7 @@ def _attribute(key: Key) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
 
 
-def _table(scope: Construct, spec: TableSpec) -> dynamodb.Table:
+def _table(scope: Construct, spec: TableSpec, time_to_live_attribute: Optional[str] = None) -> dynamodb.Table:
     """On-demand, point-in-time recovery, AWS-managed encryption; retained if the stack is deleted."""
     table = dynamodb.Table(
         scope,
@@ -29,6 +31,7 @@ def _table(scope: Construct, spec: TableSpec) -> dynamodb.Table:
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         deletion_protection=True,
         removal_policy=RemovalPolicy.RETAIN,
+        time_to_live_attribute=time_to_live_attribute,
     )
     for index in spec.indexes:
         table.add_global_secondary_index(
@@ -42,7 +45,8 @@ def _table(scope: Construct, spec: TableSpec) -> dynamodb.Table:
 
 class DataTables(Construct):
     """Trades and klines (written by the exchange's data feed, read by the function) and the risk
-    table (written by the function, read by analysts; contract 4's `by-day` index).
+    table (written by the function, read by analysts; contract 4's `by-day` index). A risk
+    record expires (DynamoDB TTL on `expires_at`) when its evidence images do.
 
     All three are retained when the stack is deleted, and deletion-protected: the risk table is
     the analysts' work queue and audit trail, and the other two are the exchange's records.
@@ -52,4 +56,4 @@ class DataTables(Construct):
         super().__init__(scope, construct_id)
         self.trades = _table(self, TRADES_TABLE)
         self.klines = _table(self, KLINES_TABLE)
-        self.risk = _table(self, RISK_TABLE)
+        self.risk = _table(self, RISK_TABLE, time_to_live_attribute=RISK_EXPIRES_AT)

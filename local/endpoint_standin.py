@@ -7,7 +7,8 @@ input_fn, predict_fn, output_fn), loaded the way SageMaker's PyTorch serving con
 the stand-in serves exactly what the real endpoint would.
 
 For fault drills it can fail a share of calls with SageMaker's own error shapes (throttling,
-503, model errors), set at start or at run time through `POST /_standin/faults`.
+503, model errors), and hold a share of calls for a while before answering (a slow endpoint,
+past the client's read timeout), set at start or at run time through `POST /_standin/faults`.
 
     python -m local.endpoint_standin --model-dir artifacts/model --endpoint-name chart-classifier
 
@@ -17,6 +18,7 @@ It prints one line `listening on http://127.0.0.1:<port>` once ready, and stops 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -74,12 +76,15 @@ def load_inference_module(model_dir: Path) -> ModuleType:
 
 @dataclass
 class FaultPlan:
-    """Fail `rate` of the calls (0..1) with `code`; `remaining` caps how many (None: no cap)."""
+    """Fail `rate` of the calls (0..1) with `code`; `remaining` caps how many (None: no cap).
+    Hold `delay_rate` of the calls (0..1) `delay_seconds` before they are answered."""
 
     rate: float = 0.0
     code: str = "ServiceUnavailable"
     remaining: Optional[int] = None
     seed: int = 0
+    delay_rate: float = 0.0
+    delay_seconds: float = 0.0
 
 
 class Model:
@@ -107,7 +112,7 @@ class StandIn:
         self._lock = threading.Lock()
         self._faults = faults
         self._random = random.Random(faults.seed)
-        self.stats = {"invocations": 0, "failed_injected": 0, "model_errors": 0}
+        self.stats = {"invocations": 0, "failed_injected": 0, "delayed_injected": 0, "model_errors": 0}
 
     def set_faults(self, faults: FaultPlan) -> None:
         with self._lock:
@@ -124,6 +129,15 @@ class StandIn:
                 plan.remaining -= 1
             self.stats["failed_injected"] += 1
             return plan.code
+
+    def draw_delay(self) -> float:
+        """Seconds to hold this call (0: answer at once)."""
+        with self._lock:
+            plan = self._faults
+            if plan.delay_rate <= 0 or plan.delay_seconds <= 0 or self._random.random() >= plan.delay_rate:
+                return 0.0
+            self.stats["delayed_injected"] += 1
+            return plan.delay_seconds
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -170,6 +184,8 @@ def _handler_class(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                     plan = FaultPlan(**json.loads(body or b"{}"))
                     if plan.code not in FAULTS:
                         raise ValueError(f"code must be one of {sorted(FAULTS)}")
+                    if plan.delay_seconds < 0 or not 0 <= plan.delay_rate <= 1:
+                        raise ValueError("delay_seconds must be >= 0 and delay_rate in [0, 1]")
                 except (TypeError, ValueError) as error:
                     self._error(400, "ValidationError", str(error))
                     return
@@ -187,6 +203,9 @@ def _handler_class(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             if fault is not None:
                 self._error(FAULTS[fault], fault, f"injected fault: {fault}")
                 return
+            delay = standin.draw_delay()
+            if delay:
+                time.sleep(delay)  # the client may have given up by then; the answer still goes out
             content_type = self.headers.get("Content-Type", "application/octet-stream")
             accept = self.headers.get("Accept", "application/json")
             try:
@@ -198,7 +217,8 @@ def _handler_class(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                 )
                 self._error(HTTPStatus.FAILED_DEPENDENCY, "ModelError", message)
                 return
-            self._send(200, output, output_type, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up
+                self._send(200, output, output_type, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
 
     return Handler
 

@@ -5,7 +5,8 @@ batch (up to `batch_size` messages or `batching_window` seconds), calls the real
 Lambda-shaped SQS event, deletes the records that succeeded and leaves the reported failures on
 the queue, where the visibility timeout makes them reappear and the queue's redrive policy takes
 them to the dead-letter queue after maxReceiveCount receipts. A handler that raises leaves the
-whole batch, as Lambda does.
+whole batch, as Lambda does, and so does one that returns after the context's timeout: Lambda
+would have ended it there and lost its response (`timed_out`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class BatchOutcome:
     succeeded: int
     failed: int
     invocation_error: Optional[str] = None
+    timed_out: bool = False
     seconds: float = 0.0
     # Per message that succeeded: its id and the time from SQS's SentTimestamp to its deletion.
     done: list[tuple[str, float]] = field(default_factory=list)
@@ -113,13 +115,28 @@ class EventSourceMappingRunner:
         if not messages:
             return BatchOutcome(0, 0, 0)
         event = {"Records": [lambda_record(m, self._queue_arn, self._region) for m in messages]}
+        context = self._context_factory()
+        invoked = time.monotonic()
         try:
-            response = self._handler(event, self._context_factory())
+            response = self._handler(event, context)
         except Exception as error:  # Lambda: the invocation failed, every record comes back
             self._retry_later(messages)
             ids = [m["MessageId"] for m in messages]
             return BatchOutcome(
                 len(messages), 0, len(messages), f"{type(error).__name__}: {error}", failed_ids=ids
+            )
+        took = time.monotonic() - invoked
+        timeout = getattr(context, "timeout_seconds", None)
+        if timeout is not None and took > timeout:  # Lambda ended it at the timeout: the response is lost
+            self._retry_later(messages)
+            return BatchOutcome(
+                len(messages),
+                0,
+                len(messages),
+                f"Task timed out after {timeout} seconds (the handler took {took:.1f} s)",
+                timed_out=True,
+                seconds=time.perf_counter() - started,
+                failed_ids=[m["MessageId"] for m in messages],
             )
         failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from boto3.dynamodb.types import TypeSerializer
 
-from infra.constants import MAX_RECEIVE_COUNT
+from infra.constants import EVIDENCE_RETENTION_DAYS, MAX_RECEIVE_COUNT
 from scoring.contracts import KLINES_TABLE, RISK_TABLE, TRADES_TABLE, TableSpec
 
 # Longer than any local batch takes, so two workers never hold the same message (the deployed
@@ -51,6 +51,8 @@ class CreatedResources:
             "RISK_TABLE": self.names.risk_table,
             "EVIDENCE_BUCKET": self.names.evidence_bucket,
             "ENDPOINT_NAME": self.names.endpoint_name,
+            "DEAD_LETTER_QUEUE_URL": self.dlq_url,
+            "RECORD_RETENTION_DAYS": str(EVIDENCE_RETENTION_DAYS),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,14 +98,22 @@ def create_resources(
     names: ResourceNames = DEFAULT_NAMES,
     visibility_timeout: int = LOCAL_VISIBILITY_TIMEOUT_SECONDS,
 ) -> CreatedResources:
-    """Tables, bucket, dead-letter queue and queue with its redrive policy."""
+    """Tables, the evidence bucket (write once: compliance-mode Object Lock, as deployed), the
+    dead-letter queue and the queue with its redrive policy."""
     for table_name, spec in (
         (names.trades_table, TRADES_TABLE),
         (names.klines_table, KLINES_TABLE),
         (names.risk_table, RISK_TABLE),
     ):
         create_table(dynamodb, table_name, spec)
-    s3.create_bucket(Bucket=names.evidence_bucket)
+    s3.create_bucket(Bucket=names.evidence_bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=names.evidence_bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": EVIDENCE_RETENTION_DAYS}},
+        },
+    )
     dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue)["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"

@@ -54,6 +54,7 @@ class RunnerStats:
     succeeded: int = 0
     failed: int = 0
     invocation_errors: int = 0
+    timeouts: int = 0  # invocations past the function's timeout: Lambda would have lost the batch
     done: dict[str, float] = field(default_factory=dict)  # message id -> ms from send to deletion
     failed_receipts: dict[str, int] = field(default_factory=dict)  # message id -> failed receipts
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -65,6 +66,7 @@ class RunnerStats:
             self.succeeded += outcome.succeeded
             self.failed += outcome.failed
             self.invocation_errors += 1 if outcome.invocation_error else 0
+            self.timeouts += 1 if outcome.timed_out else 0
             self.done.update(outcome.done)
             for message_id in outcome.failed_ids:
                 self.failed_receipts[message_id] = self.failed_receipts.get(message_id, 0) + 1

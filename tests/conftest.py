@@ -26,7 +26,7 @@ def function_env(monkeypatch):
     from scoring.clients import client
     from scoring.settings import get_settings
 
-    caches = (get_settings, handler.collaborators, client)
+    caches = (get_settings, handler.collaborators, handler.dead_letter_queue, client)
     for name, value in FUNCTION_ENV.items():
         monkeypatch.setenv(name, value)
     for cache in caches:

@@ -23,21 +23,30 @@ from scoring.errors import ConfigurationProblem, RetryLater
 USER_AGENT = f"chartguard Python/{platform.python_version()}"
 
 
-def _config(attempts: int, read_timeout: float) -> Config:
+def _config(attempts: int, connect_timeout: float, read_timeout: float) -> Config:
     return Config(
         retries={"mode": "standard", "total_max_attempts": attempts},
-        connect_timeout=2,
+        connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         user_agent=USER_AGENT,
     )
 
 
+# Timeouts and attempts small enough that one call's worst case (scoring.time_budget) is a third
+# of the function's 60 s timeout at most: a slow dependency fails one withdrawal, never a batch.
 _CONFIGS = {
-    "dynamodb": _config(5, 5),
-    "s3": _config(5, 10),
-    # An endpoint call is the slow step: fewer attempts, a longer read.
-    "sagemaker-runtime": _config(3, 15),
+    "dynamodb": _config(3, 1, 3),
+    "s3": _config(2, 1, 4),
+    # An endpoint call is the slow step: a longer read, fewer attempts.
+    "sagemaker-runtime": _config(2, 1, 8),
+    # The dead-letter send of a message retrying cannot help.
+    "sqs": _config(2, 1, 4),
 }
+
+
+def client_config(service: str) -> Config:
+    return _CONFIGS[service]
+
 
 _CONFIGURATION_CODES = {
     "ResourceNotFoundException",
@@ -49,8 +58,8 @@ _CONFIGURATION_CODES = {
 }
 
 
-# Services the function does not call (the command-line tool's SQS, Secrets Manager) get this.
-_DEFAULT_CONFIG = _config(5, 10)
+# Services the function does not call (the command-line tool's others) get this.
+_DEFAULT_CONFIG = _config(5, 2, 10)
 
 
 def new_client(service: str, *, validate: bool = True) -> Any:

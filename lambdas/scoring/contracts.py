@@ -40,6 +40,8 @@ KLINES_TABLE = TableSpec("Klines", Key("symbol", "S"), Key("open_time", "N"))
 RISK_BY_DAY_INDEX = IndexSpec("by-day", Key("day", "S"), Key("score", "N"))
 RISK_TABLE = TableSpec("Risk", Key("user_id", "S"), Key("event_key", "S"), (RISK_BY_DAY_INDEX,))
 ALL_TABLES = (TRADES_TABLE, KLINES_TABLE, RISK_TABLE)
+# A risk record's end of life (epoch seconds, DynamoDB TTL): when its evidence images expire.
+RISK_EXPIRES_AT = "expires_at"
 
 # Contract 6: the endpoint answers class probabilities in im2rec's alphabetical label order.
 CLASS_ORDER = ("hacker", "normal")

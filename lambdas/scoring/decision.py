@@ -15,16 +15,18 @@ from typing import Callable, Mapping, Optional, Protocol, Sequence, cast
 from scoring.chart import RENDER_VERSION, MissingBarError, render_chart
 from scoring.contracts import DETECTOR
 from scoring.endpoint import EndpointScore
-from scoring.errors import MissingMarketData
-from scoring.fanout import fan_out
-from scoring.market import BarLike, Trade
+from scoring.errors import InvalidStoredRecord, MissingMarketData, OverLimit
+from scoring.fanout import MAX_WORKERS, fan_out
+from scoring.limits import MAX_SYMBOLS_PER_WITHDRAWAL, MAX_TRADES_PER_WINDOW
+from scoring.market import BarLike, Trade, WindowTrades
 from scoring.reasons import reasons
 from scoring.risk import RiskFlag
 from scoring.round_trip import named_round_trip_features
+from scoring.time_budget import TimeBudget, rounds_of
 
 
 class TradeSource(Protocol):
-    def trades_in_window(self, user_id: str, start: datetime, end: datetime) -> list[Trade]: ...
+    def read_window(self, user_id: str, start: datetime, end: datetime, limit: int) -> WindowTrades: ...
 
 
 class KlineSource(Protocol):
@@ -76,6 +78,8 @@ class Verdict:
     symbol_scores: dict[str, float] = field(default_factory=dict)
     round_trip: dict[str, dict[str, float]] = field(default_factory=dict)  # symbol -> features
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Stored trades of the window that break contract 2: left out of the picture, counted.
+    invalid_trades: tuple[str, ...] = ()
 
     @property
     def flagged(self) -> bool:
@@ -117,19 +121,42 @@ def score_withdrawal(
     threshold: float,
     window_hours: int,
     clock: Callable[[], datetime] = _utcnow,
+    budget: Optional[TimeBudget] = None,
 ) -> Verdict:
-    """Score one withdrawal. Raises a ScoringError subclass when it cannot decide (never "clean")."""
+    """Score one withdrawal. Raises a ScoringError subclass when it cannot decide (never "clean").
+
+    With a `budget`, each step (the klines queries, the endpoint calls, the writes) starts only if
+    its worst case fits in the invocation's time left, else OutOfTime: nothing is half-written.
+    """
     watch = _Stopwatch()
     window_end = withdrawal.requested_at
     window_start = window_end - timedelta(hours=window_hours)
 
     with watch.stage("query"):
-        account_trades = trades.trades_in_window(withdrawal.user_id, window_start, window_end)
+        window = trades.read_window(withdrawal.user_id, window_start, window_end, MAX_TRADES_PER_WINDOW)
+    account_trades = window.trades
+    if window.truncated or len(account_trades) > MAX_TRADES_PER_WINDOW:
+        raise OverLimit(
+            f"more than {MAX_TRADES_PER_WINDOW} trades in the window: more than one withdrawal is "
+            "scored on; held for review"
+        )
     if not account_trades:
+        if window.invalid:  # trades there, none drawable: never "no activity"
+            raise InvalidStoredRecord(
+                f"all {len(window.invalid)} trades of the window break contract 2: {window.invalid[0]}"
+            )
         return Verdict(NO_ACTIVITY, timings_ms=dict(watch.timings_ms))
 
     by_symbol = trades_by_symbol(account_trades)
     symbols = sorted(by_symbol)
+    if len(symbols) > MAX_SYMBOLS_PER_WITHDRAWAL:
+        raise OverLimit(
+            f"{len(symbols)} symbols traded in the window: more than the {MAX_SYMBOLS_PER_WITHDRAWAL} "
+            "one withdrawal is scored on; held for review"
+        )
+    rounds = rounds_of(len(symbols), MAX_WORKERS)
+    if budget is not None:
+        budget.require("query", rounds)
     with watch.stage("query"):
         bars = fan_out(lambda symbol: klines.bars_in_window(symbol, window_start, window_end), symbols)
     charted = {
@@ -139,6 +166,8 @@ def score_withdrawal(
     images = {symbol: png for symbol, (png, _) in charted.items()}
     round_trip = _round_trip(charted, by_symbol, watch)
     fuses = bool(getattr(predictor, "fuses", False))
+    if budget is not None:
+        budget.require("endpoint", rounds)
     with watch.stage("endpoint"):
         if fuses:
             fusing = cast(FusingPredictor, predictor)
@@ -154,7 +183,9 @@ def score_withdrawal(
     components = {s: dict(a.components) for s, a in zip(symbols, answers) if a.components is not None}
     score = max(symbol_scores.values())
 
-    verdict = Verdict(BELOW_THRESHOLD, len(account_trades), score, symbol_scores, round_trip)
+    verdict = Verdict(
+        BELOW_THRESHOLD, len(account_trades), score, symbol_scores, round_trip, invalid_trades=window.invalid
+    )
     if score > threshold:  # strictly above: a score exactly at the threshold is not flagged
         flag = RiskFlag(
             user_id=withdrawal.user_id,
@@ -179,7 +210,10 @@ def score_withdrawal(
             components=components or None,
             round_trip=round_trip,
             reasons=tuple(reasons(round_trip, symbol_scores)),
+            invalid_trade_count=len(window.invalid),
         )
+        if budget is not None:
+            budget.require("write", rounds)
         with watch.stage("write"):
             written = recorder.record(flag, images)
         verdict.outcome = FLAGGED if written else ALREADY_FLAGGED

@@ -12,12 +12,16 @@ class ScoringError(Exception):
     """Base of the failures of one withdrawal; `reason` is a short code for logs and metrics."""
 
     reason = "error"
+    # Retrying cannot help: the function sends the message to the dead-letter queue itself, with
+    # this reason, instead of failing it MAX_RECEIVE_COUNT times.
+    dead_letter_at_once = False
 
 
 class RejectedMessage(ScoringError):
     """The message itself is bad (not JSON, a missing or malformed field): retrying cannot help."""
 
     reason = "rejected"
+    dead_letter_at_once = True
 
 
 class RetryLater(ScoringError):
@@ -52,3 +56,18 @@ class ConfigurationProblem(RetryLater):
     """A table, bucket or endpoint the function was configured with does not exist or denies access."""
 
     reason = "configuration"
+
+
+class OverLimit(ScoringError):
+    """The account traded more symbols, or more times, in the window than one withdrawal is scored
+    on: held for a person to review (dead-lettered at once with this reason), never passed."""
+
+    reason = "over-limit"
+    dead_letter_at_once = True
+
+
+class OutOfTime(RetryLater):
+    """Too little of the invocation's time is left to finish this withdrawal's next step: it fails
+    now and is redelivered, instead of the whole batch timing out."""
+
+    reason = "time-budget"

@@ -6,6 +6,7 @@ the training simulators and the local stack all build and read these records the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -14,6 +15,8 @@ from typing import Any, Literal, Mapping, Optional, Protocol
 BAR_SECONDS = 300  # contract 3: 5-minute bars only
 Side = Literal["BUY", "SELL"]
 SIDES = ("BUY", "SELL")
+# A stored trade's symbol names a klines partition and an evidence object: kept short and plain.
+SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$")
 
 
 def parse_utc(value: str) -> datetime:
@@ -97,17 +100,51 @@ class Trade:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Trade:
+        """A stored trade; ValueError/KeyError/TypeError if a field the chart needs breaks contract 2."""
         side = str(item["side"]).upper()
+        symbol = item["symbol"]
+        if not isinstance(symbol, str) or not SYMBOL.match(symbol):
+            raise ValueError(f"symbol {str(symbol)[:40]!r} is not 1-32 letters, digits or ._:/-")
         return cls(
             user_id=str(item["user_id"]),
             trade_id=str(item["trade_id"]),
-            symbol=str(item["symbol"]),
+            symbol=symbol,
             side=side,  # type: ignore[arg-type]  # checked in __post_init__
-            price=float(item["price"]),
-            quantity=float(item["quantity"]),
+            price=_finite(item["price"], "price"),
+            quantity=_finite(item["quantity"], "quantity"),
             traded_at=parse_utc(str(item["traded_at"])),
-            counterparty_user_id=item.get("counterparty_user_id"),
+            counterparty_user_id=counterparty_id(item.get("counterparty_user_id")),
         )
+
+
+@dataclass(frozen=True)
+class WindowTrades:
+    """An account's trades of a window as read: the valid ones, oldest first, a note on each stored
+    trade that breaks contract 2 (left out of the picture), and whether more were there than read."""
+
+    trades: list[Trade]
+    invalid: tuple[str, ...] = ()
+    truncated: bool = False
+
+
+def _finite(value: Any, name: str) -> float:
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} {value!r} is not a finite number")
+    return number
+
+
+def counterparty_id(value: Any) -> Optional[str]:
+    """A stored counterparty as text: an id stored as a number is still that id; anything else
+    (a map, a list, a flag, an empty string) is an unknown counterparty, never a failure: it is
+    not part of the picture the account is judged on."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        number = Decimal(value)
+        if number.is_finite():
+            return str(int(number)) if number == number.to_integral_value() else format(number, "f")
+    return None
 
 
 @dataclass(frozen=True)

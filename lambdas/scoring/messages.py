@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, Json, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Json, field_validator, model_validator
+
+# An id goes into the risk table's keys and the evidence objects' S3 keys: ASCII letters, digits
+# and `._:@+=-`, starting with a letter or digit (so never `.` or `..`), at most 128 characters.
+# Percent-encoded (at most 3 bytes a character) two ids, a time and a symbol stay well inside
+# S3's 1,024-byte key, and `<requested_at>#<withdrawal_id>` inside DynamoDB's 1,024-byte sort key.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]*$"
+ID_MAX_LENGTH = 128
+# How far requested_at may lie from the message's SentTimestamp. Before it: as long as a message
+# can exist before it is redriven from the dead-letter queue as a new one (queue retention 7 days
+# + dead-letter retention 14). After it: clock skew between the business system and SQS. Outside
+# these the window would hold no trades and pass as "no activity".
+MAX_REQUESTED_AT_BEFORE_SENT = timedelta(days=21)
+MAX_REQUESTED_AT_AFTER_SENT = timedelta(minutes=5)
 
 
 class WithdrawalMessage(BaseModel):
-    """Sent by the business system when a customer asks to withdraw."""
+    """Sent by the business system when a customer asks to withdraw.
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    Unknown fields are refused: a misspelt `requestedAt` must not fall back to SentTimestamp.
+    """
 
-    user_id: str = Field(min_length=1, max_length=256)
-    withdrawal_id: str = Field(min_length=1, max_length=256)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    user_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+    withdrawal_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
     requested_at: Optional[datetime] = None
-    amount: Optional[str] = None
+    amount: Optional[str] = Field(default=None, max_length=64)
     asset: Optional[str] = Field(default=None, max_length=64)
 
     @field_validator("requested_at")
@@ -62,3 +78,19 @@ class WithdrawalRecord(BaseModel):
     receiptHandle: str
     body: Json[WithdrawalMessage]
     attributes: SqsRecordAttributes
+
+    @model_validator(mode="after")
+    def _requested_near_sent(self) -> WithdrawalRecord:
+        requested, sent = self.body.requested_at, self.attributes.SentTimestamp
+        if requested is None:
+            return self
+        if requested < sent - MAX_REQUESTED_AT_BEFORE_SENT:
+            raise ValueError(
+                f"requested_at {requested.isoformat()} is more than "
+                f"{MAX_REQUESTED_AT_BEFORE_SENT.days} days before the message was sent ({sent.isoformat()})"
+            )
+        if requested > sent + MAX_REQUESTED_AT_AFTER_SENT:
+            raise ValueError(
+                f"requested_at {requested.isoformat()} is after the message was sent ({sent.isoformat()})"
+            )
+        return self

@@ -34,6 +34,10 @@ class Settings(BaseModel):
     # The deployed artifact also carries the round-trip model: send contract 6's JSON variant
     # (image and round-trip features) and record both parts. An optional addition to contract 7.
     endpoint_fuses: bool = Field(alias="ENDPOINT_FUSES", default=False)
+    # Optional additions to contract 7: where a message retrying cannot help goes at once (unset:
+    # it fails until the queue's redrive moves it), and how long a risk record lives (unset: forever).
+    dead_letter_queue_url: Optional[str] = Field(alias="DEAD_LETTER_QUEUE_URL", default=None, min_length=1)
+    record_retention_days: Optional[int] = Field(alias="RECORD_RETENTION_DAYS", default=None, ge=1)
 
     @classmethod
     def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:

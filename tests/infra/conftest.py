@@ -23,6 +23,8 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO / "cdk.json").read_text())["
 ACCOUNT = "111122223333"
 BUSINESS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/exchange-withdrawals"
 ANALYSTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/risk-analysts"
+DATA_FEED_ROLE = f"arn:aws:iam::{ACCOUNT}:role/market-data-feed"
+OPERATOR_TOPIC = f"arn:aws:sns:eu-west-1:{ACCOUNT}:exchange-oncall"
 MODEL_DATA = "s3://chartguard-models/chart-v1/model.tar.gz"
 IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.3.0-cpu-py311-ubuntu20.04-sagemaker"
 
@@ -86,6 +88,7 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         endpoint_name="Chart-Classifier",
         business_system_role_arn=BUSINESS_ROLE,
         analysts_role_arn=ANALYSTS_ROLE,
+        data_feed_role_arn=DATA_FEED_ROLE,
         alarm_email="risk-oncall@example.com",
     )
 
@@ -101,6 +104,7 @@ def model_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         instance_type="ml.c5.large",
         endpoint_instances="1",
         endpoint_max_instances="3",
+        alarm_topic_arn=OPERATOR_TOPIC,
     )
 
 

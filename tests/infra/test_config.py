@@ -9,10 +9,12 @@ import pytest
 from infra import constants
 from infra.cdk_context import ConfigError, DeployConfig
 
-EXISTING = {"endpoint_name": "chart-classifier"}
+ONCALL = {"alarm_email": "risk-oncall@example.com"}
+EXISTING = {"endpoint_name": "chart-classifier", **ONCALL}
 MODEL = {
     "model_data_url": "s3://models/chart-v1/model.tar.gz",
     "image_uri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3.0-cpu-py311",
+    **ONCALL,
 }
 
 
@@ -55,7 +57,7 @@ def test_deploying_from_a_model_reads_its_artifact_and_image() -> None:
 @pytest.mark.parametrize(
     ("context", "named"),
     [
-        ({}, "endpoint_name"),  # neither
+        (ONCALL, "endpoint_name"),  # neither
         ({**EXISTING, **MODEL}, "endpoint_name"),  # both
         ({**EXISTING, "python": "3.10"}, "python"),
         ({**EXISTING, "risk_threshold": "1.5"}, "risk_threshold"),
@@ -81,3 +83,52 @@ def test_queue_settings_follow_lambdas_guidance() -> None:
     assert constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * constants.FUNCTION_TIMEOUT_SECONDS
     assert constants.QUEUE_RETENTION_DAYS >= 4  # Friday evening to Tuesday morning
     assert constants.QUEUE_RETENTION_DAYS < constants.DEAD_LETTER_RETENTION_DAYS <= 14
+
+
+# --- back-pressure -------------------------------------------------------------------------------
+
+
+def test_concurrency_is_capped_and_reserved_by_default() -> None:
+    c = config(**EXISTING)
+    per_instance = constants.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE
+    assert c.max_concurrency == per_instance and c.reserved_concurrency == per_instance
+    # A deployed endpoint that scales out lets the queue start more invocations.
+    scaled = config(endpoint_max_instances="3", **MODEL)
+    assert scaled.max_concurrency == 3 * per_instance == scaled.reserved_concurrency
+
+
+def test_reserved_concurrency_may_exceed_the_cap_or_be_given_up_but_never_fall_below() -> None:
+    assert config(max_concurrency="4", reserved_concurrency="10", **EXISTING).reserved_concurrency == 10
+    given_up = config(reserved_concurrency="none", **EXISTING)
+    assert given_up.reserved_concurrency is None and given_up.max_concurrency is not None
+    with pytest.raises(ConfigError, match="reserved_concurrency=3 is below max_concurrency=4"):
+        config(max_concurrency="4", reserved_concurrency="3", **EXISTING)
+    with pytest.raises(ConfigError, match="below max_concurrency"):
+        config(reserved_concurrency="2", **EXISTING)  # below the default cap
+
+
+# --- who receives the alarms ---------------------------------------------------------------------
+
+
+def test_synth_refuses_alarms_that_reach_nobody_unless_told() -> None:
+    with pytest.raises(ConfigError, match="alarm_email or alarm_topic_arn"):
+        config(endpoint_name="chart-classifier")
+    with pytest.raises(ConfigError, match="alarm_email or alarm_topic_arn"):
+        config(endpoint_name="chart-classifier", alarms_without_subscriber="false")
+    told = config(endpoint_name="chart-classifier", alarms_without_subscriber="true")
+    assert told.alarm_email is None and told.alarm_topic_arn is None
+    topic = "arn:aws:sns:us-east-1:111122223333:oncall"
+    assert config(endpoint_name="chart-classifier", alarm_topic_arn=topic).alarm_topic_arn == topic
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({"alarm_email": "risk-oncall"}, "alarm_email"),
+        ({"alarm_topic_arn": "oncall"}, "alarm_topic_arn"),
+        ({"alarms_without_subscriber": "yes"}, "alarms_without_subscriber"),
+    ],
+)
+def test_bad_alarm_settings_are_named(context: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        config(endpoint_name="chart-classifier", **context)

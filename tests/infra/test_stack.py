@@ -16,13 +16,16 @@ from tests.infra.conftest import (
     ANALYSTS_ROLE,
     BUSINESS_ROLE,
     CDK_JSON_CONTEXT,
+    DATA_FEED_ROLE,
     IMAGE,
     MODEL_DATA,
+    OPERATOR_TOPIC,
     Synth,
     stand_in_layers,
+    synthesise,
 )
 
-EXISTING_ENDPOINT = {"endpoint_name": "chart-classifier"}
+EXISTING_ENDPOINT = {"endpoint_name": "chart-classifier", "alarms_without_subscriber": "true"}
 
 pytestmark = pytest.mark.infra
 
@@ -94,6 +97,7 @@ def test_failed_messages_go_to_an_alarmed_dead_letter_queue(default_synth: Synth
         for a in default_synth.resources("AWS::CloudWatch::Alarm").values()
         if {"Name": "QueueName", "Value": getatt(dlq_id, "QueueName")}
         in a["Properties"].get("Dimensions", [])
+        and a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     ]
     assert len(dlq_alarms) == 1
     assert dlq_alarms[0]["Properties"]["Threshold"] == 1
@@ -159,6 +163,8 @@ def test_function_environment_is_contract_7(default_synth: Synth) -> None:
         "WINDOW_HOURS": "24",
         "KLINES_CACHE_SECONDS": "600",
         "ENDPOINT_FUSES": "false",
+        "DEAD_LETTER_QUEUE_URL": {"Ref": default_synth.logical_id(stack.queue.dead_letter_queue)},
+        "RECORD_RETENTION_DAYS": str(constants.EVIDENCE_RETENTION_DAYS),
         "POWERTOOLS_SERVICE_NAME": "chartguard-scoring",
         "POWERTOOLS_METRICS_NAMESPACE": "Chartguard",
         "MPLCONFIGDIR": "/tmp",
@@ -201,19 +207,23 @@ def test_function_may_do_its_job_and_nothing_else(default_synth: Synth) -> None:
         default_synth.logical_id(t) for t in (stack.tables.trades, stack.tables.klines, stack.tables.risk)
     )
     bucket = default_synth.logical_id(stack.evidence.bucket)
+    dlq = default_synth.logical_id(stack.queue.dead_letter_queue)
 
+    # The tables themselves, never `/index/*`: the function reads no index.
     assert sorted(map(json.dumps, allowed(statements, "dynamodb:Query"))) == sorted(
-        map(json.dumps, [getatt(trades), getatt(klines)])
+        map(json.dumps, [getatt(trades), getatt(klines), getatt(risk)])
     )
-    assert getatt(risk) in allowed(statements, "dynamodb:PutItem")
+    assert allowed(statements, "dynamodb:PutItem") == [getatt(risk)]
     assert allowed(statements, "s3:PutObject") == [
         {"Fn::Join": ["", [getatt(bucket), f"/{constants.EVIDENCE_PREFIX}*"]]}
     ]
+    assert allowed(statements, "sqs:SendMessage") == [getatt(dlq)]  # a rejected message, at once
     actions = {a for s in statements for a in as_list(s["Action"])}
     assert actions == {
         "dynamodb:Query",
         "dynamodb:PutItem",
         "s3:PutObject",
+        "sqs:SendMessage",
         "sagemaker:InvokeEndpoint",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -243,6 +253,42 @@ def test_function_invokes_only_the_endpoint_deployed_here(model_synth: Synth) ->
     assert allowed(function_statements(model_synth), "sagemaker:InvokeEndpoint") == [{"Ref": endpoint_id}]
 
 
+def test_only_the_tracing_policy_has_a_wildcard_resource(any_synth: Synth) -> None:
+    # Its cdk-nag acknowledgement sits on that policy alone: a wildcard elsewhere fails synth.
+    tracing_id = any_synth.logical_id(any_synth.stack.scoring.node.find_child("TracingPolicy"))
+    _, function = any_synth.one("AWS::Lambda::Function")
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    for logical_id, policy in any_synth.resources("AWS::IAM::Policy").items():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "*" in as_list(statement["Resource"]):
+                assert logical_id == tracing_id, statement
+                assert sorted(as_list(statement["Action"])) == [
+                    "xray:PutTelemetryRecords",
+                    "xray:PutTraceSegments",
+                ]
+    assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    assert tracing_id in function["DependsOn"]
+
+
+def test_a_new_wildcard_grant_to_the_function_fails_the_synth(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+
+    from infra.stack import add_chartguard
+
+    layer_dir = stand_in_layers(tmp_path / "layers", "3.9")
+    app = cdk.App(
+        outdir=str(tmp_path / "cdk.out"),
+        context={**CDK_JSON_CONTEXT, "layer_dir": str(layer_dir), **EXISTING_ENDPOINT},
+    )
+    stack = add_chartguard(app)
+    stack.scoring.function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]))
+    with pytest.raises(Exception, match=r"AwsSolutions-IAM5\[Resource::\*\]"):
+        app.synth()
+
+
 def test_business_system_may_send_and_analysts_may_read(default_synth: Synth) -> None:
     stack = default_synth.stack
     policies = default_synth.resources("AWS::IAM::ManagedPolicy")
@@ -255,8 +301,25 @@ def test_business_system_may_send_and_analysts_may_read(default_synth: Synth) ->
     risk = default_synth.logical_id(stack.tables.risk)
     readable = allowed(analysts["Properties"]["PolicyDocument"]["Statement"], "dynamodb:Query")
     assert getatt(risk) in readable
-    assert {"Fn::Join": ["", [getatt(risk), "/index/*"]]} in readable  # the by-day index
+    assert {"Fn::Join": ["", [getatt(risk), f"/index/{RISK_BY_DAY_INDEX.name}"]]} in readable
     assert not allowed(analysts["Properties"]["PolicyDocument"]["Statement"], "dynamodb:PutItem")
+    # tests/integration/test_analyst_policy.py checks each command's calls against these statements.
+
+
+def test_the_data_feed_may_put_trades_and_klines_but_not_erase_or_rewrite_them(default_synth: Synth) -> None:
+    stack = default_synth.stack
+    policy = default_synth.resources("AWS::IAM::ManagedPolicy")[
+        default_synth.logical_id(stack.policies["DataFeed"])
+    ]
+    assert policy["Properties"]["Roles"] == [DATA_FEED_ROLE.rsplit("/", 1)[1]]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    tables = [getatt(default_synth.logical_id(t)) for t in (stack.tables.trades, stack.tables.klines)]
+    assert {a for s in statements for a in as_list(s["Action"])} == {
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+    }
+    for action in ("dynamodb:PutItem", "dynamodb:BatchWriteItem"):
+        assert sorted(map(json.dumps, allowed(statements, action))) == sorted(map(json.dumps, tables))
 
 
 # --- tables and bucket ---------------------------------------------------------------------------
@@ -302,6 +365,7 @@ def test_evidence_bucket_is_private_tls_only_encrypted_and_expires(default_synth
     rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
     assert rules["expire-evidence"]["Prefix"] == constants.EVIDENCE_PREFIX
     assert rules["expire-evidence"]["ExpirationInDays"] == constants.EVIDENCE_RETENTION_DAYS
+    assert rules["expire-evidence"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert "LoggingConfiguration" in props
     (policy,) = [
         p
@@ -312,6 +376,38 @@ def test_evidence_bucket_is_private_tls_only_encrypted_and_expires(default_synth
         s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
     )
+
+
+def test_evidence_is_write_once_for_as_long_as_its_record(default_synth: Synth) -> None:
+    bucket_id = default_synth.logical_id(default_synth.stack.evidence.bucket)
+    props = default_synth.json["Resources"][bucket_id]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["ObjectLockEnabled"] is True
+    assert props["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": constants.EVIDENCE_RETENTION_DAYS}},
+    }
+    # The risk record expires (TTL) when its images do; the function sets expires_at from this.
+    risk = default_synth.json["Resources"][default_synth.logical_id(default_synth.stack.tables.risk)]
+    assert risk["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    _, function = default_synth.one("AWS::Lambda::Function")
+    days = function["Properties"]["Environment"]["Variables"]["RECORD_RETENTION_DAYS"]
+    assert (
+        days
+        == str(constants.EVIDENCE_RETENTION_DAYS)
+        == str(props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Days"])
+    )
+
+
+def test_a_shorter_retention_moves_lock_expiry_and_record_lifetime_together(tmp_path: Path) -> None:
+    synth = synthesise(tmp_path, evidence_retention_days="30", **EXISTING_ENDPOINT)
+    props = synth.json["Resources"][synth.logical_id(synth.stack.evidence.bucket)]["Properties"]
+    assert props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Days"] == 30
+    assert {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}["expire-evidence"][
+        "ExpirationInDays"
+    ] == 30
+    _, function = synth.one("AWS::Lambda::Function")
+    assert function["Properties"]["Environment"]["Variables"]["RECORD_RETENTION_DAYS"] == "30"
 
 
 # --- model endpoint ------------------------------------------------------------------------------
@@ -357,15 +453,72 @@ def test_every_alarm_notifies_the_topic(any_synth: Synth) -> None:
     assert metrics == {
         "AnomalyRunFailed",
         "ApproximateNumberOfMessagesVisible",  # dead letters
-        "ApproximateAgeOfOldestMessage",
+        "ApproximateAgeOfOldestMessage",  # the withdrawal queue's and the dead-letter queue's
+        "MessagesFailed",
         "Errors",
+        "Duration",
         "Throttles",
         "Invocation5XXErrors",
+        "Invocation4XXErrors",
         "ModelLatency",
     }
     for alarm in alarms.values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["AlarmActions"][0] == {"Ref": topic_id}
         assert alarm["Properties"]["AlarmDescription"]
+
+
+def test_record_level_failures_dead_letters_left_alone_and_near_timeouts_alarm(default_synth: Synth) -> None:
+    alarms = {name: a["Properties"] for name, a in default_synth.resources("AWS::CloudWatch::Alarm").items()}
+    (failed,) = [a for a in alarms.values() if a["MetricName"] == "MessagesFailed"]
+    # Powertools' metrics: the namespace and `service` dimension the function emits them with.
+    assert failed["Namespace"] == constants.METRICS_NAMESPACE
+    assert failed["Dimensions"] == [{"Name": "service", "Value": constants.SERVICE_NAME}]
+    dlq_id = default_synth.logical_id(default_synth.stack.queue.dead_letter_queue)
+    (dead_letter_age,) = [
+        a
+        for a in alarms.values()
+        if a["MetricName"] == "ApproximateAgeOfOldestMessage"
+        and {"Name": "QueueName", "Value": getatt(dlq_id, "QueueName")} in a["Dimensions"]
+    ]
+    assert dead_letter_age["Threshold"] > 0
+    (duration,) = [a for a in alarms.values() if a["MetricName"] == "Duration"]
+    assert duration["Statistic"] == "Maximum"
+    assert duration["Threshold"] < constants.FUNCTION_TIMEOUT_SECONDS * 1000
+
+
+def test_alarms_also_reach_an_operators_existing_topic(model_synth: Synth) -> None:
+    topic_id, _ = model_synth.one("AWS::SNS::Topic")
+    assert not model_synth.resources("AWS::SNS::Subscription")  # no e-mail given there
+    for alarm in model_synth.resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}, OPERATOR_TOPIC]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}, OPERATOR_TOPIC]
+
+
+def test_synth_fails_when_alarms_would_reach_nobody(tmp_path: Path) -> None:
+    from infra.cdk_context import ConfigError
+
+    with pytest.raises(ConfigError, match="alarm_email or alarm_topic_arn"):
+        synthesise(tmp_path, endpoint_name="chart-classifier")
+
+
+# --- back-pressure -------------------------------------------------------------------------------
+
+
+def test_the_queue_drains_at_the_endpoints_pace(default_synth: Synth, model_synth: Synth) -> None:
+    per_instance = constants.MAX_CONCURRENCY_PER_ENDPOINT_INSTANCE
+    for synth, instances in ((default_synth, 1), (model_synth, 3)):
+        _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
+        assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": per_instance * instances}
+        _, function = synth.one("AWS::Lambda::Function")
+        assert function["Properties"]["ReservedConcurrentExecutions"] == per_instance * instances
+
+
+def test_reserved_concurrency_can_be_given_up_but_the_cap_stays(tmp_path: Path) -> None:
+    synth = synthesise(tmp_path, reserved_concurrency="none", max_concurrency="3", **EXISTING_ENDPOINT)
+    _, function = synth.one("AWS::Lambda::Function")
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
+    _, mapping = synth.one("AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 3}
 
 
 def test_endpoint_alarms_watch_the_endpoint_the_function_calls(model_synth: Synth) -> None:

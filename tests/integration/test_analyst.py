@@ -8,6 +8,7 @@ analyst would see them.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -123,6 +124,10 @@ def flag(user_id, withdrawal_id, score, symbol_scores, trades, *, end=WINDOW_END
     ), inside
 
 
+def digest(png: bytes) -> str:
+    return hashlib.sha256(png).hexdigest()[:16]
+
+
 def images(trades: list[Trade]) -> dict[str, bytes]:
     first, last = window_bar_range(WINDOW_START, WINDOW_END)
     return {
@@ -200,7 +205,10 @@ def test_flags_lists_a_day_highest_score_first(flagged, capsys):
 def test_show_prints_the_records_and_downloads_the_evidence(flagged, capsys, tmp_path):
     assert cli(["show", THIEF, "--download", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    uri = f"s3://{FUNCTION_ENV['EVIDENCE_BUCKET']}/evidence/{DAY}/{THIEF}/w-1/BTC-USD.png"
+    pngs = images(thief_trades()[:5])
+    # evidence/<day>/<user>/<withdrawal>/<requested_at>/<digest of the image>/<symbol>.png
+    folder = {s: f"{DAY}/{THIEF}/w-1/2026-11-20T13%3A37%3A00.000Z/{digest(png)}" for s, png in pngs.items()}
+    uri = f"s3://{FUNCTION_ENV['EVIDENCE_BUCKET']}/evidence/{folder['BTC-USD']}/BTC-USD.png"
     assert uri in out and "0.97 (threshold 0.9)" in out and "w-1" in out
     # The reasons come right after the score; the features follow as a table, a column per symbol.
     assert re.search(
@@ -212,8 +220,8 @@ def test_show_prints_the_records_and_downloads_the_evidence(flagged, capsys, tmp
     assert re.search(r"round trip\s+feature\s+BTC-USD\s+ETH-USD", out)
     assert re.search(r"\s+round_trip_bars\s+1\s+0\n", out)
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
-    assert written == [f"{DAY}/{THIEF}/w-1/BTC-USD.png", f"{DAY}/{THIEF}/w-1/ETH-USD.png"]
-    assert (tmp_path / written[0]).read_bytes() == images(thief_trades()[:5])["BTC-USD"]
+    assert written == sorted(f"{folder[s]}/{s}.png" for s in ("BTC-USD", "ETH-USD"))
+    assert (tmp_path / f"{folder['BTC-USD']}/BTC-USD.png").read_bytes() == pngs["BTC-USD"]
 
     assert cli(["show", ODD_USER, "--withdrawal-id", "w-<2>", "--json"]) == 0
     (record,) = json.loads(capsys.readouterr().out)

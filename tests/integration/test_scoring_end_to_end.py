@@ -19,6 +19,7 @@ from local.event_source_mapping import EventSourceMappingRunner
 from local.resources import LOCAL_RETRY_DELAY_SECONDS, put_items
 from scoring import handler
 from scoring.chart import render_chart
+from scoring.clients import client_config
 from scoring.contracts import RISK_BY_DAY_INDEX
 from scoring.market import format_utc, window_bar_range
 from scoring.reasons import reasons
@@ -28,7 +29,11 @@ from tests.integration.conftest import set_faults
 
 pytestmark = pytest.mark.integration
 
-WINDOW_END = datetime(2026, 11, 20, 13, 37, tzinfo=timezone.utc)
+# Yesterday afternoon: requested_at must lie within days of the message's SentTimestamp (now).
+WINDOW_END = (datetime.now(timezone.utc) - timedelta(days=1)).replace(
+    hour=13, minute=37, second=0, microsecond=0
+)
+DAY = format_utc(WINDOW_END)[:10]
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
 _deserialize = TypeDeserializer().deserialize
 
@@ -143,19 +148,15 @@ def test_risk_record_and_evidence_follow_contract_4(loaded, endpoint, accounts, 
     assert record["user_id"] == thief.user_id
     assert record["event_key"] == f"{format_utc(WINDOW_END)}#w-contract"
     assert record["withdrawal_id"] == "w-contract" and record["requested_at"] == format_utc(WINDOW_END)
-    assert (
-        record["day"] == "2026-11-20"
-        and record["status"] == "open"
-        and record["detector"] == "chart-classifier"
-    )
+    assert record["day"] == DAY and record["status"] == "open" and record["detector"] == "chart-classifier"
     assert float(record["threshold"]) == 0.9 and 0.9 < float(record["score"]) <= 1.0
     assert set(record["symbol_scores"]) == set(thief.symbols)
     assert float(record["score"]) == max(float(v) for v in record["symbol_scores"].values())
     assert record["trade_count"] == len(thief.trades) and record["render_version"] == "chart-v2"
     assert record["endpoint"] == FUNCTION_ENV["ENDPOINT_NAME"]
-    assert record["window_start"] == "2026-11-19T13:37:00.000Z" and record["window_end"] == format_utc(
-        WINDOW_END
-    )
+    assert record["window_start"] == format_utc(WINDOW_END - timedelta(hours=24)) and record[
+        "window_end"
+    ] == format_utc(WINDOW_END)
     assert datetime.fromisoformat(record["scored_at"].replace("Z", "+00:00")) > WINDOW_END
 
     # The evidence is exactly the image the model scored: the renderer's output for this window.
@@ -188,7 +189,7 @@ def test_risk_record_and_evidence_follow_contract_4(loaded, endpoint, accounts, 
         IndexName=RISK_BY_DAY_INDEX.name,
         KeyConditionExpression="#d = :d",
         ExpressionAttributeNames={"#d": "day"},
-        ExpressionAttributeValues={":d": {"S": "2026-11-20"}},
+        ExpressionAttributeValues={":d": {"S": DAY}},
         ScanIndexForward=False,
     )
     assert [item["user_id"]["S"] for item in page["Items"]] == [thief.user_id]
@@ -218,6 +219,77 @@ def test_malformed_messages_end_in_the_dead_letter_queue_and_the_rest_is_scored(
     assert sorted(m["Body"] for m in dead) == sorted(
         ["not json at all", json.dumps({"user_id": "u-without-withdrawal-id"})]
     )
+
+
+def test_a_message_retrying_cannot_help_is_dead_lettered_at_once_with_its_reason(
+    loaded, endpoint, accounts, monkeypatch
+):
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", loaded["resources"].dlq_url)
+    for cache in (handler.get_settings, handler.dead_letter_queue):
+        cache.cache_clear()
+    thief = next(a for a in accounts if a.label == "hacker")
+    bad = {
+        "not json at all": "json",
+        json.dumps(
+            {"user_id": "u-1", "withdrawal_id": "w-1", "requestedAt": "2026-11-20T13:37:00Z"}
+        ): "requestedat",
+        json.dumps({"user_id": "../u", "withdrawal_id": "w-2"}): "user_id",
+        json.dumps(
+            {"user_id": "u-1", "withdrawal_id": "w-3", "requested_at": "1970-01-01T00:00:00Z"}
+        ): "requested_at",
+    }
+    ids = {send(loaded, body): body for body in bad}
+    send(loaded, withdrawal(thief.user_id, "w-good"))
+    outcomes = drain(loaded, rounds=20, quiet_rounds=2)
+    assert sum(o.failed for o in outcomes) == 0  # not one retry: each went at once
+    assert len(risk_records(loaded)) == 1 and queue_depths(loaded) == (0, len(bad))
+    dead = loaded["sqs"].receive_message(
+        QueueUrl=loaded["resources"].dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    by_source = {m["MessageAttributes"]["source_message_id"]["StringValue"]: m for m in dead}
+    assert set(by_source) == set(ids)
+    for message_id, message in by_source.items():
+        body = ids[message_id]
+        assert message["Body"] == body
+        attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+        assert attributes["reason"] == "rejected" and bad[body] in attributes["detail"].lower(), attributes
+
+
+def test_an_endpoint_slowed_past_the_read_timeout_fails_the_record_not_the_batch(loaded, endpoint, accounts):
+    thief = next(a for a in accounts if a.label == "hacker")
+    read_timeout = client_config("sagemaker-runtime").read_timeout
+    before = set_faults(endpoint, delay_rate=1.0, delay_seconds=read_timeout + 1)
+    send(loaded, withdrawal(thief.user_id, "w-slow"))
+    outcome = event_source(loaded).poll_once()
+    stats = set_faults(endpoint, rate=0.0)
+    # The record failed (retry-later) well inside the function's timeout: nothing was lost to it.
+    assert (outcome.received, outcome.failed, outcome.timed_out) == (1, 1, False)
+    assert stats["delayed_injected"] > before["delayed_injected"]
+    assert risk_records(loaded) == [] and evidence_keys(loaded) == []
+    time.sleep(1.1)
+    drain(loaded)
+    assert [r["withdrawal_id"] for r in risk_records(loaded)] == ["w-slow"]
+
+
+def test_evidence_is_locked_and_never_replaced(loaded, endpoint, accounts, monkeypatch):
+    monkeypatch.setenv("RECORD_RETENTION_DAYS", "400")
+    for cache in (handler.get_settings, handler.collaborators):
+        cache.cache_clear()
+    thief = next(a for a in accounts if a.label == "hacker")
+    send(loaded, withdrawal(thief.user_id, "w-locked"))
+    drain(loaded)
+    (record,) = risk_records(loaded)
+    key = record["evidence"][0].split("/", 3)[3]
+    bucket = FUNCTION_ENV["EVIDENCE_BUCKET"]
+    s3 = loaded["s3"]
+    assert s3.head_object(Bucket=bucket, Key=key)["ObjectLockMode"] == "COMPLIANCE"
+    with pytest.raises(s3.exceptions.ClientError, match="PreconditionFailed"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"another picture", IfNoneMatch="*")
+    (version,) = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    with pytest.raises(s3.exceptions.ClientError, match="AccessDenied"):
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    scored_at = datetime.fromisoformat(record["scored_at"].replace("Z", "+00:00"))
+    assert abs(int(record["expires_at"]) - (scored_at + timedelta(days=400)).timestamp()) < 1
 
 
 def test_an_account_with_no_trades_is_no_activity_and_nothing_is_written(loaded, endpoint):
@@ -254,8 +326,9 @@ def test_endpoint_throttling_is_retried_then_redelivered_and_nothing_is_half_wri
     outcome = event_source(loaded).poll_once()
     stats = set_faults(endpoint, rate=0.0)
     assert (outcome.received, outcome.failed) == (1, 1)
-    # botocore's standard mode made 3 attempts in all (total_max_attempts) before the record failed.
-    assert stats["failed_injected"] - before["failed_injected"] == 3
+    # botocore's standard mode made every attempt (total_max_attempts) before the record failed.
+    attempts = client_config("sagemaker-runtime").retries["total_max_attempts"]
+    assert stats["failed_injected"] - before["failed_injected"] == attempts
     assert risk_records(loaded) == [] and evidence_keys(loaded) == []
     time.sleep(1.1)
     drain(loaded)

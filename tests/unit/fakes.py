@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Callable, Mapping, Optional
 
 from scoring.errors import ScoringError
-from scoring.market import Kline, Trade, window_bar_range
+from scoring.market import Kline, Trade, WindowTrades, window_bar_range
 from scoring.risk import RiskFlag
 
 
@@ -18,6 +18,12 @@ class FakeTrades:
     def trades_in_window(self, user_id: str, start: datetime, end: datetime) -> list[Trade]:
         self.windows.append((user_id, start, end))
         return [t for t in self._trades if t.user_id == user_id and start <= t.traded_at < end]
+
+    def read_window(self, user_id: str, start: datetime, end: datetime, limit: int) -> WindowTrades:
+        trades = self.trades_in_window(user_id, start, end)
+        return WindowTrades(trades[:limit], tuple(self.invalid), truncated=len(trades) > limit)
+
+    invalid: tuple[str, ...] = ()
 
 
 class FakeKlines:

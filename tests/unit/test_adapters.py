@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 from datetime import datetime, timedelta, timezone
 
@@ -199,20 +201,41 @@ def test_risk_item_has_every_contract_4_attribute():
     assert item["counterparties"] == ["v1", "v2"] and "amount" not in item
 
 
-def test_evidence_keys_are_deterministic_and_safe():
-    assert FLAG.evidence_key("BTC/USD") == "evidence/2025-11-16/u%2F1/w%201/BTC%2FUSD.png"
+def test_evidence_keys_hold_the_request_time_and_the_images_digest_and_are_safe():
+    digest = hashlib.sha256(b"png").hexdigest()[:16]
+    assert FLAG.evidence_key("BTC/USD", b"png") == (
+        f"evidence/2025-11-16/u%2F1/w%201/2025-11-16T00%3A00%3A00.000Z/{digest}/BTC%2FUSD.png"
+    )
+    assert FLAG.evidence_key("BTC/USD", b"other png") != FLAG.evidence_key("BTC/USD", b"png")
+    later = dataclasses.replace(FLAG, requested_at=NOW + timedelta(minutes=1))
+    assert later.evidence_key("BTC/USD", b"png") != FLAG.evidence_key("BTC/USD", b"png")
 
 
-def test_recorder_puts_evidence_then_a_conditional_record_and_reports_a_duplicate():
+LOOK_FOR_THE_RECORD = {
+    "TableName": "risk",
+    "KeyConditionExpression": "#pk = :pk",
+    "FilterExpression": "#w = :w",
+    "ProjectionExpression": "#sk",
+    "ExpressionAttributeNames": {"#pk": "user_id", "#sk": "event_key", "#w": "withdrawal_id"},
+    "ExpressionAttributeValues": {":pk": {"S": "u/1"}, ":w": {"S": "w 1"}},
+}
+PUT_EVIDENCE = {
+    "Bucket": "b",
+    "Key": ANY,
+    "Body": b"png",
+    "ContentType": "image/png",
+    "ChecksumAlgorithm": "SHA256",
+    "IfNoneMatch": "*",
+    "Metadata": ANY,
+}
+
+
+def test_recorder_puts_evidence_once_then_a_conditional_record_with_its_expiry():
     dynamodb, s3 = offline_client("dynamodb"), offline_client("s3")
-    recorder = RiskRecorder(dynamodb=dynamodb, s3=s3, table_name="risk", bucket="b")
+    recorder = RiskRecorder(dynamodb=dynamodb, s3=s3, table_name="risk", bucket="b", retention_days=30)
     with Stubber(dynamodb) as ddb_stub, Stubber(s3) as s3_stub:
-        for _ in range(2):
-            s3_stub.add_response(
-                "put_object",
-                {},
-                {"Bucket": "b", "Key": ANY, "Body": b"png", "ContentType": "image/png", "Metadata": ANY},
-            )
+        ddb_stub.add_response("query", {"Items": []}, LOOK_FOR_THE_RECORD)
+        s3_stub.add_response("put_object", {}, PUT_EVIDENCE)
         ddb_stub.add_response(
             "put_item",
             {},
@@ -224,6 +247,29 @@ def test_recorder_puts_evidence_then_a_conditional_record_and_reports_a_duplicat
             },
         )
         assert recorder.record(FLAG, {"BTC-USD": b"png"}) is True
+        ddb_stub.assert_no_pending_responses()
+    item = risk_item(FLAG, [], int((FLAG.scored_at + timedelta(days=30)).timestamp()))
+    assert item["expires_at"] == int(FLAG.scored_at.timestamp()) + 30 * 86400
+    assert "expires_at" not in risk_item(FLAG, [])
+
+
+def test_a_withdrawal_with_a_record_gets_nothing_written_again():
+    dynamodb, s3 = offline_client("dynamodb"), offline_client("s3")
+    recorder = RiskRecorder(dynamodb=dynamodb, s3=s3, table_name="risk", bucket="b")
+    with Stubber(dynamodb) as ddb_stub, Stubber(s3) as s3_stub:
+        # The record is on the second page of the account's records (the filter applies per page).
+        ddb_stub.add_response("query", {"Items": [], "LastEvaluatedKey": {"user_id": {"S": "u/1"}}})
+        ddb_stub.add_response("query", {"Items": [{"event_key": {"S": "2025-11-15T23:59:00.000Z#w 1"}}]})
+        assert recorder.record(FLAG, {"BTC-USD": b"png"}) is False
+        s3_stub.assert_no_pending_responses()  # no put_object was expected, and none was made
+
+
+def test_an_image_already_there_is_not_replaced_and_a_lost_race_is_a_duplicate():
+    dynamodb, s3 = offline_client("dynamodb"), offline_client("s3")
+    recorder = RiskRecorder(dynamodb=dynamodb, s3=s3, table_name="risk", bucket="b")
+    with Stubber(dynamodb) as ddb_stub, Stubber(s3) as s3_stub:
+        ddb_stub.add_response("query", {"Items": []})
+        s3_stub.add_client_error("put_object", service_error_code="PreconditionFailed", http_status_code=412)
         ddb_stub.add_client_error(
             "put_item", service_error_code="ConditionalCheckFailedException", http_status_code=400
         )
@@ -234,6 +280,7 @@ def test_recorder_failure_to_write_is_retry_later():
     dynamodb, s3 = offline_client("dynamodb"), offline_client("s3")
     recorder = RiskRecorder(dynamodb=dynamodb, s3=s3, table_name="risk", bucket="b")
     with Stubber(dynamodb) as ddb_stub, Stubber(s3) as s3_stub:
+        ddb_stub.add_response("query", {"Items": []})
         s3_stub.add_response("put_object", {})
         ddb_stub.add_client_error("put_item", service_error_code="ThrottlingException", http_status_code=400)
         with pytest.raises(RetryLater):
