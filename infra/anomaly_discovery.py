@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import jsii
 from aws_cdk import (
@@ -69,7 +69,7 @@ class AnomalyDiscovery(Construct):
         construct_id: str,
         *,
         settings: AnomalySettings,
-        alarm_topic: sns.ITopic,
+        alarm_topics: Sequence[sns.ITopic],
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -182,7 +182,9 @@ class AnomalyDiscovery(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.failure_alarm.add_alarm_action(actions.SnsAction(alarm_topic))
+        for topic in alarm_topics:
+            self.failure_alarm.add_alarm_action(actions.SnsAction(topic))
+            self.failure_alarm.add_ok_action(actions.SnsAction(topic))
         self._acknowledge(settings, package, entry_point)
         for output_id, value, description in (
             (

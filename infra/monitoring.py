@@ -74,6 +74,7 @@ class Monitoring(Construct):
         targets: list[sns.ITopic] = [self.topic]
         if alarm_topic_arn:
             targets.append(sns.Topic.from_topic_arn(self, "OperatorTopic", alarm_topic_arn))
+        self.alarm_targets: tuple[sns.ITopic, ...] = tuple(targets)  # for other components' alarms
 
         def function_metric(name: str) -> cloudwatch.Metric:
             """A count the function emits through Powertools (namespace and `service` dimension)."""

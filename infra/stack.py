@@ -108,7 +108,7 @@ class ChartguardStack(Stack):
             self,
             "Anomalies",
             settings=config.anomalies,
-            alarm_topic=self.monitoring.topic,
+            alarm_topics=self.monitoring.alarm_targets,
             access_logs=self.evidence.access_logs,
         )
         self._grant_people_and_systems(config, bucket_arn)

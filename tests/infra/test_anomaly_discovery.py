@@ -23,6 +23,7 @@ def existing_logs_synth(tmp_path_factory):
         anomaly_schedule_hour_utc="3",
         anomaly_max_vcpu="8",
         anomaly_max_memory_gb="32",
+        alarm_email="risk-oncall@example.com",
     )
 
 
