@@ -1,4 +1,5 @@
 """Simulated accounts: contract-2 trades of thieves ("hacker") and of ordinary customers ("normal").
+(Over 400 lines: every kind of account is drawn on the same bars by the same builder, in one place.)
 
 The thief moves a victim's assets by trading against the victim's orders at
 off-market prices inside the window's highest-amplitude 5-minute bars: it buys near the bar's low
