@@ -119,6 +119,19 @@ def _bars_of_day(
     return bars, math.exp(log_price)
 
 
+def first_utc_day(end: datetime, days: int) -> datetime:
+    """The first of `days` whole UTC days that end at the UTC midnight at or after `end`."""
+    if end.tzinfo is None:
+        raise ValueError("end must be timezone-aware UTC")
+    if days < 1:
+        raise ValueError("days must be >= 1")
+    end_utc = end.astimezone(timezone.utc)
+    last_midnight = end_utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    if last_midnight < end_utc:
+        last_midnight += timedelta(days=1)
+    return last_midnight - timedelta(days=days)
+
+
 def synthetic_klines(
     symbols: Sequence[str],
     end: datetime,
@@ -132,15 +145,7 @@ def synthetic_klines(
     days differ in how many high-amplitude bars they hold. Stocks get a weekday session of 78
     bars from 14:30 UTC, an overnight gap in price and no weekend bars. Same arguments, same bars.
     """
-    if end.tzinfo is None:
-        raise ValueError("end must be timezone-aware UTC")
-    if days < 1:
-        raise ValueError("days must be >= 1")
-    end_utc = end.astimezone(timezone.utc)
-    last_midnight = end_utc.replace(hour=0, minute=0, second=0, microsecond=0)
-    if last_midnight < end_utc:
-        last_midnight += timedelta(days=1)
-    first_day = last_midnight - timedelta(days=days)
+    first_day = first_utc_day(end, days)
     out: dict[str, list[Kline]] = {}
     for number, symbol in enumerate(symbols):
         # One stream per symbol, so adding a symbol does not change the others' bars.

@@ -16,12 +16,13 @@ Same arguments, same bars.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Sequence
 
 import numpy as np
 
 from scoring.market import BAR_SECONDS, Kline
+from training.market_data import first_utc_day
 
 SESSIONS_UTC = ((1, 30), (5, 30))  # each session's first bar
 BARS_PER_SESSION = 30
@@ -40,15 +41,7 @@ def second_market_klines(
     symbols: Sequence[str], end: datetime, days: int, seed: int
 ) -> dict[str, list[Kline]]:
     """`days` UTC days of 5-minute bars per symbol, ending at the UTC midnight at or after `end`."""
-    if end.tzinfo is None:
-        raise ValueError("end must be timezone-aware UTC")
-    if days < 1:
-        raise ValueError("days must be >= 1")
-    end_utc = end.astimezone(timezone.utc)
-    last_midnight = end_utc.replace(hour=0, minute=0, second=0, microsecond=0)
-    if last_midnight < end_utc:
-        last_midnight += timedelta(days=1)
-    first_day = last_midnight - timedelta(days=days)
+    first_day = first_utc_day(end, days)
     out: dict[str, list[Kline]] = {}
     for number, symbol in enumerate(symbols):
         rng = np.random.default_rng([seed, 31, number, sum(map(ord, symbol))])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 
 import boto3
 import pytest
@@ -16,6 +15,7 @@ from anomalies.findings import Finding
 from anomalies.report import write_report
 from chartguard import anomalies_cli
 from tests.anomalies.conftest import PLANTED_DAY
+from tests.browser import screenshot
 
 
 def cli(argv):
@@ -70,32 +70,9 @@ def test_the_report_is_escaped_and_renders_in_headless_chromium(planted_run, tmp
     assert "<script>" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in html
     assert "class='hot'" in html and "<svg" in html and ",,cid-" in html
 
-    browser = shutil.which("chromium")
-    if browser is None:
-        pytest.skip("chromium is not on PATH: `make chromium` installs Debian's package")
     from PIL import Image
 
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1280,4000",
-            (tmp_path / "report.html").as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=90,
-    )
+    shot = screenshot(tmp_path / "report.html", tmp_path, height=4000)
     with Image.open(shot) as image:
         rgb = image.convert("RGB")
         colours = rgb.getcolors(maxcolors=1 << 20)

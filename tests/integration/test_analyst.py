@@ -13,8 +13,6 @@ import io
 import json
 import math
 import re
-import shutil
-import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -27,6 +25,7 @@ from scoring.market import BAR_SECONDS, Kline, Trade, epoch_to_utc, window_bar_r
 from scoring.reasons import reasons
 from scoring.risk import RiskFlag, RiskRecorder
 from scoring.round_trip import named_round_trip_features
+from tests.browser import screenshot
 from tests.conftest import FUNCTION_ENV
 
 pytestmark = pytest.mark.integration
@@ -317,9 +316,6 @@ def test_report_shows_each_flag_with_two_images_per_symbol(flagged, tmp_path):
 
 
 def test_report_renders_in_headless_chromium(flagged, tmp_path):
-    browser = shutil.which("chromium")
-    if browser is None:
-        pytest.skip("chromium is not on PATH: `make chromium` installs Debian's package")
     from PIL import Image
 
     out = tmp_path / "report.html"
@@ -332,24 +328,7 @@ def test_report_renders_in_headless_chromium(flagged, tmp_path):
         day=DAY,
         out=out,
     )
-    shot = tmp_path / "report.png"
-    command = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={shot}",
-        "--window-size=1280,2000",
-        out.as_uri(),
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
-    assert shot.exists()
+    shot = screenshot(out, tmp_path, height=2000, timeout=60)
     with Image.open(shot) as image:
         rgb = image.convert("RGB")
         assert rgb.size == (1280, 2000)
