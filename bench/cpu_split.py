@@ -15,14 +15,11 @@ import collections
 import os
 import statistics
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.common import sample_day
-from bench.handler import EXTRA_BARS, WARM_UP, run
-from local.resources import put_items
-from local.stack import DEFAULT_MODEL_DIR, LocalStack
+from bench.handler import WARM_UP, loaded_stack, run
+from local.stack import DEFAULT_MODEL_DIR
 from scoring.contracts import DEFAULT_RISK_THRESHOLD
 
 
@@ -31,15 +28,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=40, help="per mode")
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     args = parser.parse_args()
-    with LocalStack(model_dir=args.model_dir, run_function=False, log=lambda message: None) as stack:
+    with loaded_stack(args.model_dir) as stack:
         assert stack.resources is not None
         names = stack.resources.names
-        os.environ.update(stack.env)
-        os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
-        bars, trades = sample_day(seed=1, n_trades=20, end=datetime.now(timezone.utc), extra_bars=EXTRA_BARS)
-        dynamodb = stack.client("dynamodb")
-        put_items(dynamodb, names.klines_table, (b.to_item() for day in bars.values() for b in day))
-        put_items(dynamodb, names.trades_table, (t.to_item() for t in trades))
 
         import botocore.client
 

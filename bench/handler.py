@@ -34,7 +34,7 @@ import statistics
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from bench.common import sample_day
 from chartguard.percentiles import percentile
@@ -91,13 +91,11 @@ def run(handler: Any, arn: str, messages: int, label: str, outcome: str) -> dict
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=400, help="in all, split over the four modes")
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
-    args = parser.parse_args()
-    results: dict[str, dict[str, list[float]]] = {}
-    with LocalStack(model_dir=args.model_dir, run_function=False, log=lambda message: None) as stack:
+@contextlib.contextmanager
+def loaded_stack(model_dir: Path) -> Iterator[LocalStack]:
+    """The local stack without its event source, the function's environment pointed at it, and
+    one sample day of klines and 20 trades loaded: what each handler benchmark scores against."""
+    with LocalStack(model_dir=model_dir, run_function=False, log=lambda message: None) as stack:
         assert stack.resources is not None
         names = stack.resources.names
         os.environ.update(stack.env)
@@ -106,6 +104,18 @@ def main() -> None:
         dynamodb = stack.client("dynamodb")
         put_items(dynamodb, names.klines_table, (b.to_item() for day in bars.values() for b in day))
         put_items(dynamodb, names.trades_table, (t.to_item() for t in trades))
+        yield stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=400, help="in all, split over the four modes")
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    args = parser.parse_args()
+    results: dict[str, dict[str, list[float]]] = {}
+    with loaded_stack(args.model_dir) as stack:
+        assert stack.resources is not None
+        names = stack.resources.names
 
         from scoring import handler, settings  # imported after the environment is set, as in Lambda
 
