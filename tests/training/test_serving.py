@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -284,3 +285,11 @@ def test_make_model_says_whether_its_digest_is_the_shipped_models(tiny_model, tm
     metadata["digest"]["sha256"] = "0" * 64
     (shipped / "metadata.json").write_text(json.dumps(metadata))
     assert "differs from the shipped model's" in pipeline.compare_with_shipped(tiny_model, shipped)
+
+
+def test_the_shipped_models_inference_code_is_the_serving_module():
+    # The artifact carries its own copy (SageMaker loads code/ from model.tar.gz); an edit to the
+    # serving module must be shipped with the model (`python -m training model --ship`).
+    repo = Path(__file__).resolve().parents[2]
+    shipped = (repo / "model" / "code" / "inference.py").read_bytes()
+    assert shipped == (repo / "training" / "serving" / "inference.py").read_bytes()
