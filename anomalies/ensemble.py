@@ -1,16 +1,18 @@
-"""The ensemble: new extremes everywhere, and the seasonal baseline where the series has a rhythm.
+"""The ensemble: new extremes and unseen contexts everywhere, the seasonal baseline where the series has a rhythm.
 
-The seasonal baseline is trusted only when the learning period shows the rhythm it models: at
-least a day of points with a seasonal sample, whose seasonal median explains at least half of the
-spread. Then a point is anomalous when either detector says so, and the band is the seasonal
-one; otherwise the ensemble is the new-extremes detector alone.
+A point is anomalous when any member says so. `novelty` and `context` run on every series;
+`context`'s alarms carry novelty's fixed score for a yes-or-no question, so that one threshold
+serves both (its own score is on another scale). The seasonal baseline is trusted only when the
+learning period shows the rhythm it models: at least a day of points with a seasonal sample, whose
+seasonal median explains at least half of the spread; then the band is the seasonal one,
+otherwise novelty's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from anomalies import novelty, seasonal
+from anomalies import context, novelty, seasonal
 from anomalies.timeseries import Detection, Series
 
 MIN_RHYTHM = 0.5
@@ -24,12 +26,21 @@ def has_rhythm(series: Series) -> bool:
 
 def detect_ensemble(series: Series) -> Detection:
     extremes = novelty.detect_novelty(series)
+    contexts = context.detect_context(series)
+    score = np.maximum(extremes.score, novelty.LEVEL_SCORE * contexts.is_anomaly)
+    is_anomaly = extremes.is_anomaly | contexts.is_anomaly
     if not has_rhythm(series):
-        return extremes
+        return Detection(
+            score=score,
+            is_anomaly=is_anomaly,
+            expected=extremes.expected,
+            lower=extremes.lower,
+            upper=extremes.upper,
+        )
     rhythm = seasonal.detect_seasonal(series)
     return Detection(
-        score=np.maximum(extremes.score, rhythm.score),
-        is_anomaly=extremes.is_anomaly | rhythm.is_anomaly,
+        score=np.maximum(score, rhythm.score),
+        is_anomaly=is_anomaly | rhythm.is_anomaly,
         expected=rhythm.expected,
         lower=rhythm.lower,
         upper=rhythm.upper,

@@ -6,9 +6,12 @@ of that range, is the score's basis; a value inside the range scores 0. The same
 mean of the last `LEVEL_POINTS` points, which catches a shift that no single point makes extreme.
 A third question catches a value at a level never visited, even inside the range: the learning
 period's range is cut into `LEVELS` equal bands, and a point in a band no earlier point was in is
-anomalous. After an alarm each question stays quiet for a while (an hour's worth of steps for
-extremes, `LEVEL_HOLD_STEPS` for new levels). It needs no training and no seasonality, and it cannot see an anomaly that stays inside the range
-(a missing peak, a dip to an ordinary night level): the seasonal baseline and the LSTM see those.
+anomalous. A fourth catches a metric that stops moving: a run of one repeated value, at least
+`FLAT_POINTS` long, that grows longer than every earlier run (one alarm per run). After an alarm
+the first two questions stay quiet for a while (an hour's worth of steps for extremes,
+`LEVEL_HOLD_STEPS` for new levels). It needs no training and no seasonality, and it cannot see an
+anomaly that stays inside the range (a missing peak, a dip to an ordinary night level): the
+seasonal baseline and the LSTM see those.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ HOLD_STEPS = 12
 LEVELS = 6
 LEVEL_SCORE = 0.3
 LEVEL_HOLD_STEPS = 100
+# The shortest flat run worth an alarm: an hour of 5-minute steps, as for the hold.
+FLAT_POINTS = 12
 
 
 def past_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +72,18 @@ def first_visits(values: np.ndarray, learning: int) -> np.ndarray:
     return visits
 
 
+def flat_records(values: np.ndarray) -> np.ndarray:
+    """True where a run of one repeated value grows longer than every earlier run (and FLAT_POINTS): once a run."""
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    lengths = np.diff(np.append(starts, len(values)))
+    record = np.concatenate(([0], np.maximum.accumulate(lengths)[:-1]))
+    alarm_length = np.maximum(record, FLAT_POINTS - 1) + 1
+    records = np.zeros(len(values), dtype=bool)
+    breaking = lengths >= alarm_length
+    records[starts[breaking] + alarm_length[breaking] - 1] = True
+    return records
+
+
 def detect_novelty(series: Series) -> Detection:
     values = series.values
     low, high = past_range(values)
@@ -75,8 +92,9 @@ def detect_novelty(series: Series) -> Detection:
     extreme_score, extreme = hold_alarms(series, raw, raw >= DECISION_SCORE, HOLD_STEPS)
     visits = first_visits(values, series.learning)
     level_score, new_level = hold_alarms(series, LEVEL_SCORE * visits, visits, LEVEL_HOLD_STEPS)
-    score = np.maximum(extreme_score, level_score)
-    is_anomaly = extreme | new_level
+    flat = flat_records(values)
+    score = np.maximum(np.maximum(extreme_score, level_score), LEVEL_SCORE * flat)
+    is_anomaly = extreme | new_level | flat
     return Detection(
         score=score,
         is_anomaly=is_anomaly,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from anomalies import ensemble, novelty, planted, timeseries
+from anomalies import context, ensemble, novelty, planted, timeseries
 from anomalies.timeseries import SeriesError, detect
 
 LEARNING = 7 * 288  # a week of 5-minute points
@@ -19,6 +19,8 @@ FINDS = {
     "seasonal": planted.KINDS,
     "lstm": ("spike", "dip", "level_shift"),
     "novelty": ("level_shift",),
+    # unseen contexts do not stand out in the planted counts' noise; its own test plants a new shape
+    "context": (),
 }
 # Each detector's runs, the LSTM's training included, take seconds.
 DETECTORS = [
@@ -101,6 +103,48 @@ def test_after_an_alarm_the_novelty_detector_holds_its_peace_for_twelve_steps():
     detection = detect(times, values, detector="novelty", learning_points=100)
     assert np.flatnonzero(detection.is_anomaly).tolist() == [200, 230]
     assert detection.score[205] == 0.0
+
+
+def test_novelty_flags_a_flat_run_longer_than_any_before_once():
+    times = np.arange(600) * 60.0
+    values = np.tile([1.0, 2.0, 3.0, 2.0], 150)
+    # with the wave's own 2 just before each: runs of 11, then 41, then 13 points
+    values[100:110] = 2.0  # in the learning period: the record to beat
+    values[300:340] = 2.0  # a stopped metric at an ordinary level: an alarm on its twelfth point
+    values[500:511] = 2.0  # longer than the first, shorter than the new record
+    detection = detect(times, values, detector="novelty", learning_points=200)
+    assert np.flatnonzero(detection.is_anomaly).tolist() == [299 + 11]
+    assert novelty.flat_records(values[:300]).sum() == 0
+
+
+def shape_change(seed: int, changed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy wave with 40 points that flicker between its extremes: no value outside its range."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(6000)
+    values = np.sin(2 * np.pi * steps / 48) + rng.normal(0, 0.05, len(steps))
+    if changed:
+        values[5000:5040] = np.where(steps[:40] % 2 == 0, 0.9, -0.9) + rng.normal(0, 0.05, 40)
+    return steps * 300.0, values
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_context_flags_a_new_shape_inside_the_usual_range_and_nothing_else(seed):
+    times, values = shape_change(seed, changed=True)
+    found = detect(times, values, detector="context", learning_points=500)
+    alarms = np.flatnonzero(found.is_anomaly)
+    assert len(alarms) == 1 and 5000 <= alarms[0] < 5040 + 12
+    assert found.score[alarms[0]] >= 0.5
+    # the values stay inside the past range, so new extremes alone do not see it; the ensemble does
+    assert not detect(times, values, detector="novelty", learning_points=500).is_anomaly.any()
+    assert detect(times, values, detector="ensemble", learning_points=500).is_anomaly[alarms[0]]
+    clean = detect(*shape_change(seed, changed=False), detector="context", learning_points=500)
+    assert not clean.is_anomaly.any()
+
+
+def test_context_counts_the_unseen_contexts_of_each_length():
+    band = np.array([1, 2, 1, 2, 3])
+    # lengths 1 and 2: point 2 repeats band 1, point 3 the context (1, 2); point 4 is new in both
+    np.testing.assert_allclose(context.unseen_share(band, longest=2), [0.5, 1.0, 0.5, 0.0, 1.0])
 
 
 @pytest.mark.parametrize("detector", DETECTORS)
