@@ -10,6 +10,8 @@ otherwise novelty's.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from anomalies import context, novelty, seasonal
@@ -24,12 +26,11 @@ def has_rhythm(series: Series) -> bool:
     return points * series.step >= MIN_RHYTHM_SECONDS and strength >= MIN_RHYTHM
 
 
-def detect_ensemble(series: Series) -> Detection:
-    extremes = novelty.detect_novelty(series)
-    contexts = context.detect_context(series)
+def combine(extremes: Detection, contexts: Detection, rhythm: Optional[Detection]) -> Detection:
+    """The members' alarms together; `rhythm` is the seasonal baseline's, or None where it is not trusted."""
     score = np.maximum(extremes.score, novelty.LEVEL_SCORE * contexts.is_anomaly)
     is_anomaly = extremes.is_anomaly | contexts.is_anomaly
-    if not has_rhythm(series):
+    if rhythm is None:
         return Detection(
             score=score,
             is_anomaly=is_anomaly,
@@ -37,7 +38,6 @@ def detect_ensemble(series: Series) -> Detection:
             lower=extremes.lower,
             upper=extremes.upper,
         )
-    rhythm = seasonal.detect_seasonal(series)
     return Detection(
         score=np.maximum(score, rhythm.score),
         is_anomaly=is_anomaly | rhythm.is_anomaly,
@@ -45,3 +45,8 @@ def detect_ensemble(series: Series) -> Detection:
         lower=rhythm.lower,
         upper=rhythm.upper,
     )
+
+
+def detect_ensemble(series: Series) -> Detection:
+    rhythm = seasonal.detect_seasonal(series) if has_rhythm(series) else None
+    return combine(novelty.detect_novelty(series), context.detect_context(series), rhythm)

@@ -113,3 +113,27 @@ def test_on_the_24_files_null_scores_0_and_each_windows_first_point_100():
     for profile in nab.PROFILES:
         assert nab.score_corpus(files, null, profile).score == 0.0
         assert nab.score_corpus(files, perfect, profile).score == pytest.approx(100.0)
+
+
+def test_a_half_judged_at_the_other_halfs_threshold_pays_for_a_threshold_not_fitted_to_it():
+    from anomalies.evaluate_timeseries import held_out
+
+    stamps = np.datetime64("2026-01-01T00:00:00", "s") + np.arange(100) * np.timedelta64(60, "s")
+    files = [nab.prepare_file(f"{name}.csv", stamps, [(stamps[50], stamps[59])]) for name in "abcd"]
+    scores = {}
+    for index, scored in enumerate(files):
+        score = np.zeros(100)
+        # a and c (the even half) flag their window's first point at 0.9; b and d at 0.5, with a
+        # false positive at 0.6 before it
+        score[50] = 0.9 if index % 2 == 0 else 0.5
+        if index % 2:
+            score[30] = 0.6
+        scores[scored.name] = score
+    halves = held_out(files, scores, nab.STANDARD)
+    assert halves["even"]["own_threshold"] == pytest.approx(100.0)
+    # two first points (+1 each) and two false positives before any window (-0.11 each), from -2 to 2
+    assert halves["odd"]["own_threshold"] == pytest.approx(100 * (2 - 2 * 0.11 + 2) / 4)
+    # the odd half's threshold of 0.5 serves the even half as well as its own
+    assert halves["even"]["other_threshold"] == pytest.approx(100.0)
+    # the even half's threshold of 0.9 misses both odd windows: the null score
+    assert halves["odd"]["other_threshold"] == pytest.approx(0.0)
