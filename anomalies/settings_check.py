@@ -107,7 +107,8 @@ def markdown(result: dict) -> list[str]:
     lines = [
         "## How optimistic the ensemble's score is: its context settings chosen on half the files",
         "",
-        f"The {grid['settings']} settings of the grid ({GRID_TEXT}) on all 24 files: lowest {grid['min']:.1f}, median {grid['median']:.1f}, highest {grid['max']:.1f}; "
+        f"The {grid['settings']} settings of the grid ({GRID_TEXT})",
+        f"on all files: lowest {grid['min']:.1f}, median {grid['median']:.1f}, highest {grid['max']:.1f}; "
         f"{grid['at_least_78']} of them reach 78.",
         f"The default ({_settings_text(default['settings'])}): {default['all']:.1f} on all files, "
         f"{default['even']:.1f} on the even ones, {default['odd']:.1f} on the odd ones.",
