@@ -374,6 +374,8 @@ def run_evaluation(
             "decision": parts["fused"] if fuses else parts["chart"],
             "image_model": parts["chart"],
             **({"round_trip_model": parts["round_trip"]} if fuses else {}),
+            # the same two parts pooled by the arithmetic mean: what the log-odds mean is measured against
+            **({"mean_fusion": (parts["chart"] + parts["round_trip"]) / 2} if fuses else {}),
             "round_trip_histgb": boosted.predict_proba(x)[:, 1],
             "round_trip_logistic": linear.predict_proba(x)[:, 1],
             "dot_count_only": dot_count.predict_proba(
@@ -429,8 +431,9 @@ def run_evaluation(
 
 MODEL_NAMES = {
     "decision": "the decision (what the endpoint answers the function)",
-    "image_model": "chart-v2 image model alone",
+    "image_model": f"{RENDER_VERSION} image model alone",
     "round_trip_model": "round-trip model of the artifact (gradient boosting)",
+    "mean_fusion": "the two models fused by the arithmetic mean",
     "round_trip_histgb": "round-trip features + HistGradientBoosting (baseline)",
     "round_trip_logistic": "round-trip features + logistic regression (baseline)",
     "dot_count_only": "dot count only (the sample's leak)",
@@ -447,11 +450,16 @@ def _rate_cell(rate: float, n: int) -> str:
     return f"{_fmt(rate)} ({_interval(rate, n)})"
 
 
+FUSION_PHRASES = {"log_odds_mean": "the mean of the log-odds", "mean": "the mean"}
+
+
 def render_report(results: dict[str, Any]) -> str:
     model = results["model"]
     at = f"{results['threshold']:.2f}"
+    fusion = (model.get("round_trip") or {}).get("fusion", "mean")
     decision = (
-        "the mean of the image model's and the round-trip model's P(hacker) (`chart+round-trip`)"
+        f"{FUSION_PHRASES.get(fusion, fusion)} of the image model's and the round-trip model's P(hacker) "
+        "(`chart+round-trip`)"
         if results["fuses"]
         else "the image model's P(hacker) (`chart-classifier`)"
     )

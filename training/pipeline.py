@@ -6,11 +6,12 @@ dataset from the seed, trains, writes the serving code and packs `model.tar.gz`.
 keeps two processes from training the same directory at once.
 
 `PROFILES` is the one statement of the training recipe (docs/training.md explains each setting):
-- default (`make model`): the small CNN on 10,000 + 10,000 chart-v2 charts at 250 x 76, time
-  mirrored and rotated at random, the hacker class weighted in the loss, the whole one-cycle
-  schedule run and the best validation epoch kept, on one torch thread;
+- default (`make model`): the narrow ResNet-18 on 10,000 + 10,000 chart-v3 charts at their full
+  250 x 150, time mirrored and rotated at random, the hacker class weighted in the loss, the
+  whole one-cycle schedule run and the best validation epoch kept, on one torch thread;
 - quick (`quick=True`, `--quick`, `QUICK=1 make model` or CHARTGUARD_QUICK_MODEL=1): the small
-  CNN on 500 + 500 charts, the same input, a minute or two on one thread, still a real trained model.
+  CNN on 500 + 500 charts halved to 250 x 76, a minute or two on one thread, still a real
+  trained model.
 
 A profile's model built with other settings than the profile's current ones is rebuilt (a full
 model of an older recipe still serves quick requests); a model trained by hand is kept.
@@ -49,15 +50,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         # overrides, and then trains another model).
         "threads": 1,
         "train": {
-            "architecture": "small_cnn",
-            "max_epochs": 4,
-            "min_epochs": 4,  # the whole one-cycle schedule runs; the best epoch is kept
+            "architecture": "resnet18_narrow",
+            "max_epochs": 6,
+            "min_epochs": 6,  # the whole one-cycle schedule runs; the best epoch is kept
             "patience": 2,
             "learning_rate": 3e-3,
-            # chart-v2's 150 rows halved: the place-in-bar panel keeps 25 rows, enough to tell a
-            # fill at its bar's low from one in the middle; every column kept, so a bar's buy and
-            # sell stay in one column.
-            "height": 76,
+            # chart-v3's full 150 rows: the place-in-bar panel's 50 rows are read as drawn.
+            "height": 150,
             "width": 250,
             "flip_time": True,
             "roll_time": True,

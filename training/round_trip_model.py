@@ -3,8 +3,8 @@
 Gradient boosting on `scoring.round_trip`'s features (each fill's place inside its own bar's
 range, read from the klines), trained on the same training split as the network and exported
 to ONNX, so the serving code needs onnxruntime alone. The endpoint answers the fused
-probability, the mean of the two models' P(hacker): a flag at 0.90 needs both to lean towards
-"hacker", so neither model's lone mistake raises one.
+probability, the mean of the two models' log-odds (`fuse` in the serving module): a model that
+is sure carries one that is unsure, and one that is sure of "normal" holds back the other.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from training.artifact import digest_files, pack_model, read_metadata, write_ser
 from training.dataset import LABEL_INDEX, load_records
 
 ROUND_TRIP_FILE = "round_trip.onnx"
-FUSION = "mean"
+FUSION = "log_odds_mean"
 ONNX_ML_OPSET = 3
 ESTIMATORS = 200
 MAX_DEPTH = 3

@@ -8,6 +8,7 @@ Lambda-shaped events and deletes only what succeeded, as Lambda's event source m
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -152,7 +153,7 @@ def test_risk_record_and_evidence_follow_contract_4(loaded, endpoint, accounts, 
     assert float(record["threshold"]) == 0.9 and 0.9 < float(record["score"]) <= 1.0
     assert set(record["symbol_scores"]) == set(thief.symbols)
     assert float(record["score"]) == max(float(v) for v in record["symbol_scores"].values())
-    assert record["trade_count"] == len(thief.trades) and record["render_version"] == "chart-v2"
+    assert record["trade_count"] == len(thief.trades) and record["render_version"] == "chart-v3"
     assert record["endpoint"] == FUNCTION_ENV["ENDPOINT_NAME"]
     assert record["window_start"] == format_utc(WINDOW_END - timedelta(hours=24)) and record[
         "window_end"
@@ -353,5 +354,6 @@ def test_a_fusing_endpoint_scores_image_and_round_trip_and_the_record_keeps_both
     assert set(record["components"]) == set(record["symbol_scores"]) == set(thief.symbols)
     for symbol, parts in record["components"].items():
         assert set(parts) == {"chart", "round_trip"}
-        mean = (float(parts["chart"]) + float(parts["round_trip"])) / 2
-        assert float(record["symbol_scores"][symbol]) == pytest.approx(mean, abs=1e-9)
+        c, r = (min(max(float(parts[k]), 1e-6), 1 - 1e-6) for k in ("chart", "round_trip"))
+        pooled = 1 / (1 + math.sqrt((1 - c) / c * (1 - r) / r))  # the mean of the two log-odds
+        assert float(record["symbol_scores"][symbol]) == pytest.approx(pooled, abs=1e-9)

@@ -57,12 +57,12 @@ def test_the_profiles_recipes_literally(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     assert config_of() == config_of("--profile", "default")  # without --profile: the default recipe
     assert config_of() == TrainConfig(
-        architecture="small_cnn",
-        max_epochs=4,
-        min_epochs=4,
+        architecture="resnet18_narrow",
+        max_epochs=6,
+        min_epochs=6,
         patience=2,
         learning_rate=3e-3,
-        height=76,
+        height=150,
         width=250,
         flip_time=True,
         roll_time=True,

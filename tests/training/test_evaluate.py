@@ -77,7 +77,7 @@ def _results(fuses: bool = True) -> dict:
             "parameters": 1,
             "profile": "quick",
             "seed": 1,
-            "render_version": "chart-v2",
+            "render_version": "chart-v3",
             "input": {"width": 250, "height": 76, "resize": "box"},
             "digest": {"sha256": "ab" * 32},
             "hacker_weight": 3.0,
@@ -114,7 +114,7 @@ def test_report_reads_the_decisions_targets_per_account_and_chart_on_both_sets_b
     # the decision: 4 of 4 thieves, no false alarm, no victim flagged; 4 accounts per class
     assert "| recall at 0.90 | >= 99.9% | 100.00% (51.01%-100.00%) | met |" in report
     assert "| victims flagged (bought high, sold low) | <= 0.1% | 0.00% (0.00%-65.76%) of 2 | met |" in report
-    assert "| chart-v2 image model alone | 50.00% (15.00%-85.00%) |" in report
+    assert "| chart-v3 image model alone | 50.00% (15.00%-85.00%) |" in report
     assert "mean of the image model's and the round-trip model's" in report
     assert "image model alone" in render_report(_results(fuses=False))
 
@@ -142,7 +142,7 @@ def test_evaluation_refuses_a_model_or_a_held_out_set_of_another_render_version(
     (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v0"}))
     with pytest.raises(ValueError, match="trained on chart-v0 charts"):
         run_evaluation(model, tmp_path / "report", work_dir=tmp_path, images_per_class=2)
-    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v2"}))
+    (model / "metadata.json").write_text(json.dumps({"render_version": "chart-v3"}))
     held = tmp_path / "heldout-7000001-2"
     held.mkdir()
     (held / "manifest.json").write_text(json.dumps({"render_version": "chart-v0"}))

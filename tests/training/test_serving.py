@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import shutil
 import tarfile
 from pathlib import Path
@@ -107,7 +108,7 @@ def test_serving_module_imports_only_the_allowed_packages():
 
 def test_artifact_holds_model_metadata_and_verbatim_code(tiny_model):
     meta = read_metadata(tiny_model)
-    assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v2"
+    assert meta["class_order"] == ["hacker", "normal"] and meta["render_version"] == "chart-v3"
     assert meta["input"]["height"] == 39 and meta["architecture"] == "small_cnn"
     assert meta["training"]["precision"] == "bf16" and meta["config"]["hacker_weight"] == 2.0
     assert (tiny_model / "code" / "inference.py").read_text() == SERVING_SOURCE.read_text()
@@ -144,6 +145,18 @@ def _chart_inputs():
     return bars, trades
 
 
+def test_fusion_pools_the_two_log_odds_as_computed_by_hand():
+    from training.serving.inference import fuse
+
+    assert float(fuse(0.9, 0.5)) == pytest.approx(0.75)  # odds 9 and 1: geometric mean 3
+    assert float(fuse(0.999, 0.6)) == pytest.approx(1 / (1 + math.sqrt(1 / 999 * 0.4 / 0.6)))
+    assert float(fuse(0.8, 0.2)) == pytest.approx(0.5)  # equal and opposite confidence
+    assert float(fuse(1.0, 0.0)) == pytest.approx(0.5)  # neither vetoes the other
+    assert float(fuse(0.3, 0.7, "mean")) == pytest.approx(0.5)  # an older artifact's rule
+    with pytest.raises(ValueError, match="unknown fusion"):
+        fuse(0.5, 0.5, "max")
+
+
 def test_json_variant_answers_the_fused_probability_and_both_parts(tiny_model):
     bars, trades = _chart_inputs()
     png = render_chart(bars, trades)
@@ -155,7 +168,9 @@ def test_json_variant_answers_the_fused_probability_and_both_parts(tiny_model):
     )
     answer = json.loads(body)
     p_chart, p_round_trip = answer["components"]["chart"], answer["components"]["round_trip"]
-    assert answer["probabilities"][0] == pytest.approx((p_chart + p_round_trip) / 2)
+    c, r = (min(max(p, 1e-6), 1 - 1e-6) for p in (p_chart, p_round_trip))  # the serving clip
+    odds = math.sqrt(c / (1 - c) * r / (1 - r))
+    assert answer["probabilities"][0] == pytest.approx(odds / (1 + odds))
     assert sum(answer["probabilities"]) == pytest.approx(1.0)
     # a bare PNG is still answered by the image model alone, the same number as the chart part
     alone = json.loads(module.output_fn(module.predict_fn(module.input_fn(png, "image/png"), model)))

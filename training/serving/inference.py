@@ -12,7 +12,7 @@ probabilities in the order of `metadata.json`'s `class_order`, i.e. `["hacker", 
 An artifact that also carries the round-trip model (`round_trip.onnx`, named in metadata's
 `round_trip`) answers the `application/json` variant too: `{"image": <base64 PNG>,
 "round_trip": {name: value}}` -> `{"probabilities": [p_hacker, p_normal], "components":
-{"chart": p, "round_trip": p}}`, the fused P(hacker) being the mean of the two; a bare
+{"chart": p, "round_trip": p}}`, the fused P(hacker) pooling the two (`fuse`); a bare
 `image/png` request is still answered by the image model alone.
 """
 
@@ -131,6 +131,8 @@ def model_fn(model_dir: str) -> Dict[str, Any]:
             providers=["CPUExecutionProvider"],
         )
         model["feature_names"] = list(round_trip["feature_names"])
+        model["fusion"] = round_trip.get("fusion", "mean")
+        fuse(0.5, 0.5, model["fusion"])  # an unknown rule fails at load, not at the first request
     return model
 
 
@@ -192,6 +194,30 @@ def round_trip_vector(features: Dict[str, float], names: Any) -> np.ndarray:
     return np.array([float(features[name]) for name in names], dtype=np.float32)
 
 
+# Each model's P(hacker) is kept this far from 0 and 1, so that neither can veto the other alone.
+FUSION_CLIP = 1e-6
+
+
+def _log_odds_mean(chart: np.ndarray, round_trip: np.ndarray) -> np.ndarray:
+    """The logarithmic opinion pool: the mean of the two log-odds, i.e. the geometric mean of
+    the odds. A model that is sure outweighs one that is unsure (0.999 and 0.6 give 0.975, where
+    the arithmetic mean, 0.80, misses the threshold); equal and opposite confidence gives 0.5."""
+    c = np.clip(chart, FUSION_CLIP, 1 - FUSION_CLIP)
+    r = np.clip(round_trip, FUSION_CLIP, 1 - FUSION_CLIP)
+    return 1.0 / (1.0 + np.sqrt((1 - c) / c * (1 - r) / r))
+
+
+# metadata.json's round_trip.fusion names the rule an artifact was evaluated with.
+FUSIONS = {"log_odds_mean": _log_odds_mean, "mean": lambda chart, round_trip: (chart + round_trip) / 2}
+
+
+def fuse(chart: Any, round_trip: Any, fusion: str = "log_odds_mean") -> np.ndarray:
+    """The fused P(hacker) of the two models' P(hacker), by the artifact's rule."""
+    if fusion not in FUSIONS:
+        raise ValueError(f"unknown fusion {fusion!r}: one of {sorted(FUSIONS)}")
+    return FUSIONS[fusion](np.asarray(chart, dtype=np.float64), np.asarray(round_trip, dtype=np.float64))
+
+
 def fused_predict(images: np.ndarray, features: np.ndarray, model: Dict[str, Any]) -> Dict[str, np.ndarray]:
     """(N, H, W, 3) images and (N, F) round-trip vectors -> P(hacker) of each model and fused."""
     if "round_trip_session" not in model:
@@ -200,7 +226,7 @@ def fused_predict(images: np.ndarray, features: np.ndarray, model: Dict[str, Any
     session = model["round_trip_session"]
     outputs = session.run(None, {session.get_inputs()[0].name: np.asarray(features, dtype=np.float32)})
     round_trip = np.asarray(outputs[1], dtype=np.float64)[:, 0]  # outputs: label, probabilities
-    return {"chart": chart, "round_trip": round_trip, "fused": (chart + round_trip) / 2}
+    return {"chart": chart, "round_trip": round_trip, "fused": fuse(chart, round_trip, model["fusion"])}
 
 
 def predict_fn(data: Union[np.ndarray, Dict[str, Any]], model: Dict[str, Any]) -> Any:
