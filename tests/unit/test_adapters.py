@@ -16,7 +16,7 @@ from botocore.stub import ANY, Stubber
 from scoring.contracts import DETECTOR
 from scoring.endpoint import SageMakerPredictor, hacker_probability_from_response
 from scoring.errors import ConfigurationProblem, EndpointContractError, InvalidStoredRecord, RetryLater
-from scoring.klines import KlinesTable
+from scoring.klines import UNPROCESSED_ATTEMPTS, KlinesTable
 from scoring.risk import RiskFlag, RiskRecorder, risk_item
 from scoring.trades import TradesTable
 
@@ -385,3 +385,48 @@ def test_risk_item_carries_the_detector_and_each_models_part_when_the_endpoint_f
         "BTC-USD": {"chart": 0.96, "round_trip": 0.99}
     }
     assert "components" not in risk_item(FLAG, [])
+
+
+def test_the_newest_klines_of_several_symbols_come_in_one_batch_in_time_order(monkeypatch):
+    monkeypatch.setattr("scoring.klines.time.sleep", lambda seconds: None)
+    dynamodb = offline_client("dynamodb")
+
+    def key(symbol: str, t: int) -> dict:
+        return {"symbol": {"S": symbol}, "open_time": {"N": str(t)}}
+
+    def bar(symbol: str, t: int) -> dict:
+        return {**key(symbol, t), "high": {"N": "101.5"}, "low": {"N": "99"}}
+
+    request = {
+        "klines": {
+            "Keys": [key("BTC-USD", 600), key("BTC-USD", 900), key("ETH-USD", 600)],
+            "ProjectionExpression": "#pk, #sk, #high, #low",
+            "ExpressionAttributeNames": {"#pk": "symbol", "#sk": "open_time", "#high": "high", "#low": "low"},
+        }
+    }
+    unprocessed = {"klines": {**request["klines"], "Keys": [key("BTC-USD", 600)]}}
+    with Stubber(dynamodb) as stub:
+        stub.add_response(
+            "batch_get_item",
+            {"Responses": {"klines": [bar("BTC-USD", 900)]}, "UnprocessedKeys": unprocessed},
+            {"RequestItems": request},
+        )
+        stub.add_response(
+            "batch_get_item", {"Responses": {"klines": [bar("BTC-USD", 600)]}}, {"RequestItems": unprocessed}
+        )
+        found = KlinesTable(dynamodb, "klines").bars_at({"BTC-USD": [600, 900], "ETH-USD": [600]})
+    assert {s: [b.open_time for b in bars] for s, bars in found.items()} == {
+        "BTC-USD": [600, 900],
+        "ETH-USD": [],
+    }
+
+
+def test_klines_left_unprocessed_after_the_retries_are_retry_later(monkeypatch):
+    monkeypatch.setattr("scoring.klines.time.sleep", lambda seconds: None)
+    dynamodb = offline_client("dynamodb")
+    keys = {"Keys": [{"symbol": {"S": "BTC-USD"}, "open_time": {"N": "600"}}]}
+    with Stubber(dynamodb) as stub:
+        for _ in range(UNPROCESSED_ATTEMPTS + 1):
+            stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": {"klines": keys}})
+        with pytest.raises(RetryLater, match="unprocessed"):
+            KlinesTable(dynamodb, "klines").bars_at({"BTC-USD": [600]})
