@@ -34,7 +34,7 @@ CODE_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "*.egg-
 
 
 def _layer_description(zip_path: Path, layer: str, python: str) -> str:
-    """`plotting for python3.9: matplotlib 3.9.4, numpy 2.0.2, ...` from layers/build.py's manifest."""
+    """`plotting for python3.9: numpy 2.0.2, pillow 11.3.0` from layers/build.py's manifest."""
     manifest = zip_path.parent / "layers.json"
     if not manifest.is_file():
         return f"chartguard {layer} for python{python}"

@@ -61,7 +61,6 @@ class ChartguardStack(Stack):
                 "RECORD_RETENTION_DAYS": str(config.evidence_retention_days),
                 "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
-                "MPLCONFIGDIR": "/tmp",  # matplotlib's cache; the only writable path on Lambda
             },
         )
         function = self.scoring.function

@@ -1,21 +1,20 @@
 """Build the scoring function's Lambda layers without Docker, reproducibly.
 
 Run it with the interpreter of the Lambda runtime it builds for (the Makefile's `make layer`
-does): pip evaluates environment markers for the interpreter that runs it, so pip under 3.11
-would drop `importlib-resources`, which matplotlib needs on 3.9 only; and the `.pyc` files must
-be compiled by the runtime's own Python version.
+does): pip evaluates environment markers for the interpreter that runs it, and the `.pyc` files
+must be compiled by the runtime's own Python version.
 
     python3.9 layers/build.py            # -> layers/build/python3.9/{plotting,powertools}.zip
 
 Two layers, both attached to the function:
-- `plotting`: matplotlib, numpy, pillow and their dependencies (the renderer, scoring/chart.py);
+- `plotting`: numpy and pillow (the renderer, scoring/chart.py, stamps its dots with numpy and
+  encodes the PNG with pillow);
 - `powertools`: aws-lambda-powertools, aws-xray-sdk (its Tracer imports it), pydantic; minus
   anything already in `plotting`, and minus the AWS SDK, which the Lambda runtime provides.
 
 Steps: `pip install --platform manylinux2014_x86_64 --only-binary=:all: --target` with
 requirements.txt as constraints (every installed distribution must be pinned there); prune what
-the function never imports (tests, type stubs, headers, sample data, fonts the renderer does not
-use, scripts); strip extension modules (not the vendored libraries in `*.libs`, whose names and
+the function never imports (tests, type stubs, headers, build tools, scripts); strip extension modules (not the vendored libraries in `*.libs`, whose names and
 hashes auditwheel fixed); precompile `.pyc` (unchecked-hash, so valid on Lambda's read-only /opt
 whatever the files' mtimes); check the pruned packages still import; zip with
 sorted entries, fixed timestamps and modes, so the same inputs give the same bytes.
@@ -44,7 +43,7 @@ LAMBDA_LAYER_ROOT = "/opt/python"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 LAYERS = {
-    "plotting": ("matplotlib", "numpy", "pillow"),
+    "plotting": ("numpy", "pillow"),
     "powertools": ("aws-lambda-powertools", "aws-xray-sdk", "pydantic"),
 }
 # The Lambda Python runtime ships boto3 and its dependencies; a copy in a layer would shadow the
@@ -65,16 +64,7 @@ PRUNE_GLOBS = (
     "numpy/f2py",  # Fortran wrapper generator: a build tool
     "numpy/distutils",  # build tooling (3.9-3.11 wheels only)
     "numpy/_pyinstaller",
-    "matplotlib/mpl-data/sample_data",
-    "matplotlib/mpl-data/images",  # toolbar icons of the interactive backends
-    "matplotlib/mpl-data/plot_directive",
-    "matplotlib/mpl-data/kpsewhich.lua",
-    "matplotlib/backends/web_backend",  # the WebAgg backend's JavaScript
-    "matplotlib/mpl-data/fonts/afm",
-    "matplotlib/mpl-data/fonts/pdfcorefonts",
 )
-# The renderer draws no text; DejaVu Sans stays as matplotlib's default and fallback font.
-KEEP_FONTS = {"DejaVuSans.ttf"}
 PINNED = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
@@ -139,11 +129,6 @@ def prune(site: Path) -> None:
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
-    fonts = site / "matplotlib/mpl-data/fonts/ttf"
-    if fonts.is_dir():
-        for font in fonts.iterdir():
-            if font.name not in KEEP_FONTS:
-                font.unlink()
 
 
 def strip_extensions(site: Path) -> None:
@@ -172,23 +157,14 @@ def precompile(site: Path) -> None:
 
 
 def check_imports(site: Path) -> None:
-    """Import the pruned matplotlib from the layer alone (no site-packages): pruning went too far
-    if this fails. It also shows matplotlib's font list builds from the one font kept; that takes
-    about 10 ms, so the layer ships no font cache (it would have to live in $MPLCONFIGDIR=/tmp,
-    which every cold start finds empty)."""
+    """Import the pruned packages from the layer alone (no site-packages): pruning went too far
+    if this fails."""
     script = (
-        "import sys; sys.path[:0] = [sys.argv[1]]; import matplotlib.figure, matplotlib.font_manager as fm;"
-        "assert matplotlib.__file__.startswith(sys.argv[1]), matplotlib.__file__;"
-        "assert any(f.fname.startswith(sys.argv[1]) for f in fm.fontManager.ttflist), 'no font in the layer'"
+        "import sys; sys.path[:0] = [sys.argv[1]]; import numpy, PIL.Image;"
+        "assert numpy.__file__.startswith(sys.argv[1]), numpy.__file__"
     )
-    config = site.parent / ".mplconfig"
-    environment = {"MPLCONFIGDIR": str(config), "PATH": os.environ.get("PATH", "")}
-    try:
-        subprocess.run(
-            [sys.executable, "-I", "-S", "-B", "-c", script, str(site)], check=True, env=environment
-        )
-    finally:
-        shutil.rmtree(config, ignore_errors=True)
+    environment = {"PATH": os.environ.get("PATH", "")}
+    subprocess.run([sys.executable, "-I", "-S", "-B", "-c", script, str(site)], check=True, env=environment)
 
 
 def zip_folder(folder: Path, archive: Path) -> None:
@@ -246,7 +222,7 @@ def _build_layers(target: Path, python_version: str, constraints: Path) -> dict[
         kept = {n: d for n, d in installed_distributions(site).items()}
         prune(site)
         strip_extensions(site)
-        if (site / "matplotlib").is_dir():
+        if (site / "numpy").is_dir():
             check_imports(site)
         precompile(site)
         archive = target / f"{layer}.zip"

@@ -1,4 +1,4 @@
-"""The one chart renderer (contract 5, render version `chart-v2`).
+"""The one chart renderer (contract 5, render version `chart-v3`).
 
 Training renders its images through this module and the scoring function renders what it sends
 to the endpoint through it too, so the model sees at serving time exactly what it learnt from.
@@ -15,8 +15,11 @@ trade's 5-minute bar among the window's bars (gaps in trading hours do not show)
 So a thief's round trip in one bar is a red dot at the bottom and a green one at the top of one
 column of the lower panel. Each panel is inset by a dot's radius plus a pixel, so a dot on any
 limit is drawn whole, never clipped. The bars themselves, axes, ticks and frame are not drawn.
-Buys are red dots, sells green, the same size, without antialiasing, so every pixel is white,
-red, green or the rule's grey. The same input gives the same bytes.
+
+Each dot is the same 5 x 5 disc (corners left out) stamped with numpy on the pixel that holds
+its position, buys red first, then sells green over them, without antialiasing: every pixel is
+white, red, green or the rule's grey, and the same input gives the same bytes. No plotting
+library is imported, so the function's cold start does not pay for one.
 
 A change to any of this is a new RENDER_VERSION.
 """
@@ -24,22 +27,17 @@ A change to any of this is a new RENDER_VERSION.
 from __future__ import annotations
 
 import io
-import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from PIL import Image
 
 from scoring.market import BAR_SECONDS, BarLike, Trade, bar_open_time
 
-RENDER_VERSION = "chart-v2"
+RENDER_VERSION = "chart-v3"
 WIDTH_PX = 250
 HEIGHT_PX = 150
-DPI = 100
 DOT_DIAMETER_PX = 5
 MARGIN_PX = DOT_DIAMETER_PX // 2 + 1  # each panel's inset: a dot on a limit stays whole
 PRICE_PANEL_PX = 98  # rows of the upper (price) panel: about two thirds of the height
@@ -49,13 +47,10 @@ RULE_RGB = (200, 200, 200)
 BUY_RGB = (255, 0, 0)
 SELL_RGB = (0, 160, 0)
 BACKGROUND_RGB = (255, 255, 255)
-# Matplotlib's line style of a chart's dots: round markers of DOT_DIAMETER_PX, no line, no edge.
-DOT_STYLE: dict[str, Any] = {
-    "linestyle": "none",
-    "marker": "o",
-    "markersize": DOT_DIAMETER_PX * 72 / DPI,
-    "markeredgewidth": 0,
-}
+# The dot's footprint around its pixel: a 5 x 5 square without its four corners.
+_DOT_OFFSETS = np.array(
+    [(dr, dc) for dr in range(-2, 3) for dc in range(-2, 3) if abs(dr) + abs(dc) < 4], dtype=np.intp
+)
 
 
 class ChartInputError(ValueError):
@@ -137,94 +132,51 @@ def chart_points(bars: Sequence[BarLike], trades: Sequence[Trade]) -> ChartPoint
     )
 
 
-class _Canvas:
-    """One figure per process, reused: only the dots' data and the limits change per image."""
+def _background() -> np.ndarray:
+    pixels = np.empty((HEIGHT_PX, WIDTH_PX, 3), dtype=np.uint8)
+    pixels[:] = BACKGROUND_RGB
+    pixels[PRICE_PANEL_PX : PRICE_PANEL_PX + RULE_PX] = RULE_RGB
+    return pixels
 
-    def __init__(self) -> None:
-        self.figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
-        self.canvas = FigureCanvasAgg(self.figure)
-        # Panels as (first row from the bottom, rows), insets in figure fractions.
-        self.axes = self._panel(PLACE_PANEL_PX + RULE_PX, PRICE_PANEL_PX)
-        self.place_axes = self._panel(0, PLACE_PANEL_PX)
-        self.place_axes.set_ylim(0.0, 1.0)
-        rule_bottom = PLACE_PANEL_PX / HEIGHT_PX
-        self.figure.patches.append(
-            Rectangle(
-                (0.0, rule_bottom),
-                1.0,
-                RULE_PX / HEIGHT_PX,
-                transform=self.figure.transFigure,
-                facecolor=np.array(RULE_RGB) / 255,
-                edgecolor="none",
-                linewidth=0,
-                antialiased=False,
-            )
+
+_BACKGROUND = _background()
+
+
+def _pixel_index(fraction: np.ndarray, first: int, rows: int) -> np.ndarray:
+    """Fractions of a panel's inset span (0 = first edge) -> the index of the pixel holding each."""
+    position = first + MARGIN_PX + fraction * (rows - 2 * MARGIN_PX)
+    return np.clip(np.floor(position), first + MARGIN_PX, first + rows - 1 - MARGIN_PX).astype(np.intp)
+
+
+def _stamp(pixels: np.ndarray, rows: np.ndarray, cols: np.ndarray, rgb: tuple[int, int, int]) -> None:
+    if rows.size:
+        pixels[(rows[:, None] + _DOT_OFFSETS[:, 0]).ravel(), (cols[:, None] + _DOT_OFFSETS[:, 1]).ravel()] = (
+            rgb
         )
-        self.buys, self.sells = self._dots(self.axes)
-        self.buy_places, self.sell_places = self._dots(self.place_axes)
-        # Everything but the dots is fixed: draw it once, then per image restore it and draw the
-        # dots alone (blitting), which costs a third of a full figure draw.
-        self.canvas.draw()
-        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
-        self.lock = threading.Lock()
-
-    def _panel(self, bottom_px: int, rows: int) -> Any:
-        inset_x = MARGIN_PX / WIDTH_PX
-        axes = self.figure.add_axes(
-            (
-                inset_x,
-                (bottom_px + MARGIN_PX) / HEIGHT_PX,
-                1 - 2 * inset_x,
-                (rows - 2 * MARGIN_PX) / HEIGHT_PX,
-            )
-        )
-        axes.set_axis_off()
-        return axes
-
-    @staticmethod
-    def _dots(axes: Any) -> list[Any]:
-        lines = [axes.plot([], [], color=np.array(rgb) / 255, **DOT_STYLE)[0] for rgb in (BUY_RGB, SELL_RGB)]
-        for dots in lines:
-            dots.set_clip_on(False)
-        return lines
-
-    def set_points(self, points: ChartPoints) -> None:
-        self.buys.set_data(points.buy_x, points.buy_y)
-        self.sells.set_data(points.sell_x, points.sell_y)
-        self.buy_places.set_data(points.buy_x, points.buy_place)
-        self.sell_places.set_data(points.sell_x, points.sell_place)
-        self.axes.set_xlim(*points.xlim)
-        self.axes.set_ylim(*points.ylim)
-        self.place_axes.set_xlim(*points.xlim)
-
-    def draw(self, points: ChartPoints) -> np.ndarray:
-        with self.lock:
-            self.set_points(points)
-            self.canvas.restore_region(self.background)
-            for axes, dots in (
-                (self.axes, self.buys),
-                (self.axes, self.sells),
-                (self.place_axes, self.buy_places),
-                (self.place_axes, self.sell_places),
-            ):
-                axes.draw_artist(dots)
-            rgba = np.asarray(self.canvas.buffer_rgba())
-            return np.ascontiguousarray(rgba[:, :, :3])
 
 
-_canvas: Optional[_Canvas] = None
-
-
-def _shared_canvas() -> _Canvas:
-    global _canvas
-    if _canvas is None:  # built on first use, not at import (cold start pays only when it renders)
-        _canvas = _Canvas()
-    return _canvas
+def draw_points(points: ChartPoints) -> np.ndarray:
+    """The chart of placed points as a (150, 250, 3) uint8 RGB array."""
+    pixels = _BACKGROUND.copy()
+    x0, x1 = points.xlim
+    y0, y1 = points.ylim
+    place_first = PRICE_PANEL_PX + RULE_PX
+    panels = []
+    for xs, price, place, rgb in (
+        (points.buy_x, points.buy_y, points.buy_place, BUY_RGB),
+        (points.sell_x, points.sell_y, points.sell_place, SELL_RGB),
+    ):
+        cols = _pixel_index((xs - x0) / (x1 - x0), 0, WIDTH_PX)
+        panels.append((_pixel_index((y1 - price) / (y1 - y0), 0, PRICE_PANEL_PX), cols, rgb))
+        panels.append((_pixel_index(1.0 - place, place_first, PLACE_PANEL_PX), cols, rgb))
+    for rows, cols, rgb in panels:  # buys before sells: where two dots overlap, the sell shows
+        _stamp(pixels, rows, cols, rgb)
+    return pixels
 
 
 def render_chart_pixels(bars: Sequence[BarLike], trades: Sequence[Trade]) -> np.ndarray:
     """The chart as a (150, 250, 3) uint8 RGB array: the pixels the PNG holds."""
-    return _shared_canvas().draw(chart_points(bars, trades))
+    return draw_points(chart_points(bars, trades))
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
@@ -261,6 +213,7 @@ __all__ = [
     "MissingBarError",
     "chart_points",
     "decode_png",
+    "draw_points",
     "encode_png",
     "render_chart",
     "render_chart_pixels",

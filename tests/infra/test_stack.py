@@ -167,7 +167,6 @@ def test_function_environment_is_contract_7(default_synth: Synth) -> None:
         "RECORD_RETENTION_DAYS": str(constants.EVIDENCE_RETENTION_DAYS),
         "POWERTOOLS_SERVICE_NAME": "chartguard-scoring",
         "POWERTOOLS_METRICS_NAMESPACE": "Chartguard",
-        "MPLCONFIGDIR": "/tmp",
     }
     assert props["Handler"] == "scoring.handler.lambda_handler"
     assert props["MemorySize"] == constants.FUNCTION_MEMORY_MB

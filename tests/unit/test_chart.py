@@ -1,4 +1,4 @@
-"""Golden tests of the chart contract (docs/design.md, contract 5, chart-v2): any drift fails here."""
+"""Golden tests of the chart contract (docs/design.md, contract 5, chart-v3): any drift fails here."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def scene_trades() -> list[Trade]:
 
 
 def test_image_is_250_by_150_rgb_png_with_white_background_and_a_grey_rule():
-    assert RENDER_VERSION == "chart-v2"
+    assert RENDER_VERSION == "chart-v3"
     assert PRICE_PANEL_PX + RULE_PX + PLACE_PANEL_PX == HEIGHT_PX == 150
     png = render_chart(bars(), scene_trades())
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -143,12 +143,16 @@ def test_png_holds_exactly_the_rendered_pixels():
     assert np.array_equal(decode_png(png), render_chart_pixels(bars(), scene_trades()))
 
 
-def test_reused_figure_draws_what_a_fresh_full_draw_draws():
-    reused = render_chart_pixels(bars(), scene_trades())
-    fresh = chart._Canvas()
-    fresh.set_points(chart_points(bars(), scene_trades()))
-    fresh.canvas.draw()
-    assert np.array_equal(reused, np.asarray(fresh.canvas.buffer_rgba())[:, :, :3])
+def test_every_pixel_is_white_red_green_or_the_rules_grey():
+    crowded = [trade(i, "BUY" if i % 2 else "SELL", 100.0 + (i % 11), i % 7) for i in range(60)]
+    px = render_chart_pixels(bars(), crowded)
+    colours = {tuple(int(v) for v in rgb) for rgb in px.reshape(-1, 3)}
+    assert colours == {(255, 255, 255), chart.BUY_RGB, chart.SELL_RGB, RULE_RGB}
+
+
+def test_a_sell_drawn_over_a_buy_at_the_same_place_shows_green():
+    px = render_chart_pixels(bars(), [trade(0, "BUY", 105.0, 20), trade(1, "SELL", 105.0, 20)])
+    assert not red_mask(px).any() and len(blobs(green_mask(px))) == 2
 
 
 def nearest_blob(
@@ -165,7 +169,7 @@ def test_one_red_dot_per_buy_and_one_green_dot_per_sell_where_the_contract_puts_
     for side, price, bar in SCENE:
         row, col = expected_pixel(bar, 96, price, 100.0, 110.0)
         nearest = nearest_blob(red if side == "BUY" else green, (row, col))
-        # Agg snaps a marker's centre to the pixel grid: within one pixel on each axis.
+        # A dot sits on the pixel holding its position: within one pixel on each axis.
         assert np.abs(np.subtract(centroid(nearest), (row, col))).max() <= 1.0, (side, price, bar)
 
 
