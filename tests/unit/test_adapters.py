@@ -108,6 +108,7 @@ def test_trades_query_follows_pages_and_reads_contract_2_items():
                     [
                         "TableName",
                         "KeyConditionExpression",
+                        "ProjectionExpression",
                         "ExpressionAttributeNames",
                         "ExpressionAttributeValues",
                     ],
@@ -123,6 +124,7 @@ def test_trades_query_follows_pages_and_reads_contract_2_items():
                     [
                         "TableName",
                         "KeyConditionExpression",
+                        "ProjectionExpression",
                         "ExpressionAttributeNames",
                         "ExpressionAttributeValues",
                         "ExclusiveStartKey",
@@ -134,6 +136,31 @@ def test_trades_query_follows_pages_and_reads_contract_2_items():
         trades = TradesTable(dynamodb, "trades").trades_in_window("u", NOW - timedelta(days=1), NOW)
     assert [t.trade_id for t in trades] == ["t1", "t2"]
     assert trades[0].price == 30000.5 and trades[0].traded_at.tzinfo is not None
+
+
+def test_trades_query_fetches_what_a_trade_needs_but_the_account_it_names():
+    dynamodb = offline_client("dynamodb")
+    seen: dict = {}
+    dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.Query", lambda params, **_: seen.update(params)
+    )
+    item = {
+        "trade_id": {"S": "t1"},
+        "symbol": {"S": "BTC-USD"},
+        "side": {"S": "BUY"},
+        "price": {"N": "NaN"},
+        "quantity": {"N": "1"},
+        "traded_at": {"S": "2025-11-15T10:00:01.000Z"},
+    }
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": [item]})
+        window = TradesTable(dynamodb, "trades").read_window("u", NOW - timedelta(days=1), NOW, 10)
+    names = seen["ExpressionAttributeNames"]
+    fetched = {names[ref.strip()] for ref in seen["ProjectionExpression"].split(",")}
+    assert fetched == {"trade_id", "symbol", "side", "price", "quantity", "traded_at", "counterparty_user_id"}
+    assert window.invalid == (
+        "trade '2025-11-15T10:00:01.000Z#t1' of u breaks contract 2: price Decimal('NaN') is not a finite number",
+    )
 
 
 def test_a_stored_trade_that_breaks_contract_2_is_not_silently_skipped():
