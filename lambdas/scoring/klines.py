@@ -184,8 +184,9 @@ class CachedKlines:
             return None
         return span if span.first <= first <= span.last + BAR_SECONDS else None
 
-    def _remember(self, symbol: str, bars: list[BarRange], read_at: float, now: float) -> None:
-        run = _settled_run(bars, self._settled_until(now))
+    def _remember(self, symbol: str, bars: list[BarRange], read_at: float, now: float, held: int = 0) -> None:
+        """Hold the settled run that `bars` start with; its first `held` bars came from a held run."""
+        run = _settled_run(bars, self._settled_until(now), held)
         with self._lock:
             dropped = self._spans.pop(symbol, None)
             self._held -= len(dropped.bars) if dropped else 0
@@ -202,14 +203,16 @@ class CachedKlines:
         first, last = window_bar_range(start, end)
         now = self._clock()
         span = self._held_span(symbol, first, now, fresh)
+        kept: list[BarRange] = []
         if span is None:
             bars, read_at = self._table.bars_between(symbol, first, last), now
         else:
             newer = (
                 self._table.bars_between(symbol, span.last + BAR_SECONDS, last) if last > span.last else []
             )
-            bars, read_at = _held_in(span, first, last) + newer, span.read_at
-        self._remember(symbol, bars, read_at, now)
+            kept = _held_in(span, first, last)
+            bars, read_at = kept + newer, span.read_at
+        self._remember(symbol, bars, read_at, now, len(kept))
         return bars
 
     def windows(self, symbols: Sequence[str], start: datetime, end: datetime) -> list[list[BarRange]]:
@@ -244,11 +247,9 @@ class CachedKlines:
         results = []
         for symbol in symbols:
             span = spans[symbol]
-            if span is None:
-                bars, read_at = read_now[symbol], now
-            else:
-                bars, read_at = _held_in(span, first, last) + read_now.get(symbol, []), span.read_at
-            self._remember(symbol, bars, read_at, now)
+            kept = _held_in(span, first, last) if span else []
+            bars = kept + read_now.get(symbol, [])
+            self._remember(symbol, bars, span.read_at if span else now, now, len(kept))
             results.append(bars)
         return results
 
@@ -258,14 +259,18 @@ def _open_time(bar: BarRange) -> int:
 
 
 def _held_in(span: _Span, first: int, last: int) -> list[BarRange]:
-    return [bar for bar in span.bars if first <= bar.open_time <= last]
+    """The held bars with first <= open_time <= last: a gap-free run, so a slice by position."""
+    return list(
+        span.bars[max(0, (first - span.first) // BAR_SECONDS) : (last - span.first) // BAR_SECONDS + 1]
+    )
 
 
-def _settled_run(bars: list[BarRange], settled_until: int) -> tuple[BarRange, ...]:
-    """The bars from the first one on, up to the first gap or the first unsettled bar."""
-    run: list[BarRange] = []
-    for bar in bars:
-        if bar.open_time > settled_until or (run and bar.open_time != run[-1].open_time + BAR_SECONDS):
+def _settled_run(bars: list[BarRange], settled_until: int, known: int = 0) -> tuple[BarRange, ...]:
+    """The bars from the first one on, up to the first gap or the first unsettled bar; the first
+    `known` are such a run already (held bars stay settled)."""
+    end = known
+    for bar in bars[known:]:
+        if bar.open_time > settled_until or (end and bar.open_time != bars[end - 1].open_time + BAR_SECONDS):
             break
-        run.append(bar)
-    return tuple(run)
+        end += 1
+    return tuple(bars[:end])
