@@ -69,9 +69,10 @@ _session: Any = None
 _session_lock = threading.Lock()
 
 
-def _botocore_session() -> Any:
+def botocore_session() -> Any:
     """One botocore session per process, as boto3's default session is: it holds the loaded
-    service models and the credential chain every client shares."""
+    service models and the credential chain every client shares, and a hook registered on it
+    reaches every client made after."""
     global _session
     with _session_lock:
         if _session is None:
@@ -87,7 +88,7 @@ def new_client(service: str, *, validate: bool = True) -> Any:
     config = _CONFIGS.get(service, _DEFAULT_CONFIG)
     if not validate:
         config = config.merge(Config(parameter_validation=False))
-    session = _botocore_session()
+    session = botocore_session()
     with _session_lock:  # a botocore session is not safe to create clients from in two threads at once
         return session.create_client(service, config=config)
 
