@@ -2,8 +2,8 @@
 
     .venv39/bin/python -m bench.coldstart [--runs 7]
 
-Each run starts a new interpreter that imports `scoring.handler` (Powertools, pydantic, boto3,
-matplotlib, numpy), renders one chart and builds the function's clients, which is what a cold
+Each run starts a new interpreter that imports `scoring.handler` (Powertools, pydantic, botocore,
+numpy, Pillow), renders one chart and builds the function's clients, which is what a cold
 Lambda does before and during its first message. Run it with the 3.9 interpreter: that is the
 Lambda runtime. Two configurations, alternating run by run:
 - tracing off (POWERTOOLS_TRACE_DISABLED, as in the local stack, the tests and `bench.handler`);

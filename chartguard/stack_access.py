@@ -1,4 +1,4 @@
-"""Where the tools find the stack: resource names from the environment, clients from boto3.
+"""Where the tools find the stack: resource names from the environment, clients as the function makes them (scoring.clients).
 
 Against AWS, export the stack's outputs (see docs/deploy.md); against the local stack, source
 `.local/stack.env`, which also sets AWS_ENDPOINT_URL so every boto3 client reaches it.
@@ -55,7 +55,7 @@ class StackConfig:
 
 
 def client(service: str) -> Any:
-    """A boto3 client from the default chain, with the function's retry configuration (scoring.clients)."""
+    """A client from the default chain, with the function's retry configuration (scoring.clients)."""
     return new_client(service)
 
 

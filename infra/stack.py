@@ -65,13 +65,13 @@ class ChartguardStack(Stack):
         )
         function = self.scoring.function
 
-        # What the function does, and nothing more: Query the trades and klines, look for a
-        # withdrawal's record and put it once on the risk table, PutObject under evidence/,
+        # What the function does, and nothing more: Query the trades and klines, read the newest
+        # klines of several symbols by key (BatchGetItem), look for a withdrawal's record and put it once on the risk table, PutObject under evidence/,
         # InvokeEndpoint on its endpoint, send a rejected message to the dead-letter queue.
         # Table ARNs only (CDK's table grants add `/index/*`, which the function never reads).
         for table, actions in (
             (self.tables.trades, ["dynamodb:Query"]),
-            (self.tables.klines, ["dynamodb:Query"]),
+            (self.tables.klines, ["dynamodb:Query", "dynamodb:BatchGetItem"]),
             (self.tables.risk, ["dynamodb:Query", "dynamodb:PutItem"]),
         ):
             iam.Grant.add_to_principal(grantee=function, actions=actions, resource_arns=[table.table_arn])

@@ -1,18 +1,21 @@
-"""boto3 clients with their retry configuration, and the translation of their errors.
+"""botocore clients with their retry configuration, and the translation of their errors.
 
 The function builds one per service and process (`client`); the command-line tool builds its own
 with the same retries and timeouts (`new_client`) and words failures the same way (`describe_error`).
 Retries are botocore's `standard` mode (throttling, 5xx and timeouts, with backoff and jitter);
 what still fails after them becomes RetryLater, so the record fails and SQS redelivers it.
+The clients are botocore's own, which boto3.client returns too: the function imports no boto3
+(its import brings s3transfer, which the function never uses).
 """
 
 from __future__ import annotations
 
 import functools
 import platform
+import threading
 from typing import Any, NoReturn
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -62,14 +65,32 @@ _CONFIGURATION_CODES = {
 _DEFAULT_CONFIG = _config(5, 2, 10)
 
 
+_session: Any = None
+_session_lock = threading.Lock()
+
+
+def botocore_session() -> Any:
+    """One botocore session per process, as boto3's default session is: it holds the loaded
+    service models and the credential chain every client shares, and a hook registered on it
+    reaches every client made after."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = botocore.session.get_session()
+        return _session
+
+
 def new_client(service: str, *, validate: bool = True) -> Any:
-    """A client with the service's retry and timeout configuration (region and endpoint from the
-    environment, as boto3 does: AWS_ENDPOINT_URL, when set, points it at the local stack).
-    `validate=False` skips botocore's check of each request's parameters before it is sent."""
+    """A client with the service's retry and timeout configuration (region, credentials and
+    endpoint from the environment, as boto3.client takes them: AWS_ENDPOINT_URL, when set, points
+    it at the local stack). `validate=False` skips botocore's check of each request's parameters
+    before it is sent."""
     config = _CONFIGS.get(service, _DEFAULT_CONFIG)
     if not validate:
         config = config.merge(Config(parameter_validation=False))
-    return boto3.client(service, config=config)
+    session = botocore_session()
+    with _session_lock:  # a botocore session is not safe to create clients from in two threads at once
+        return session.create_client(service, config=config)
 
 
 @functools.cache

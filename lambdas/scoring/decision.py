@@ -34,6 +34,10 @@ class KlineSource(Protocol):
         self, symbol: str, start: datetime, end: datetime, fresh: bool = False
     ) -> Sequence[BarLike]: ...
 
+    def windows(self, symbols: Sequence[str], start: datetime, end: datetime) -> Sequence[Sequence[BarLike]]:
+        """bars_in_window of each symbol, in the order of `symbols` (in as few requests as it can)."""
+        ...
+
 
 class Predictor(Protocol):
     endpoint_name: str
@@ -158,7 +162,7 @@ def score_withdrawal(
     if budget is not None:
         budget.require("query", rounds)
     with watch.stage("query"):
-        bars = fan_out(lambda symbol: klines.bars_in_window(symbol, window_start, window_end), symbols)
+        bars = klines.windows(symbols, window_start, window_end)
     charted = {
         symbol: _chart(symbol, by_symbol[symbol], symbol_bars, klines, window_start, window_end, watch)
         for symbol, symbol_bars in zip(symbols, bars)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scoring.clients import raise_translated
+from scoring.dynamodb_types import from_attribute
 
-_deserializer = TypeDeserializer()
 MAX_PAGE_ITEMS = 1000
 
 
@@ -29,7 +28,7 @@ def query_items(
         except (ClientError, BotoCoreError) as error:
             raise_translated(error, action)
         for item in page.get("Items", []):
-            yield {name: _deserializer.deserialize(value) for name, value in item.items()}
+            yield {name: from_attribute(value) for name, value in item.items()}
             returned += 1
         if "LastEvaluatedKey" not in page:
             return

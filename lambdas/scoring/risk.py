@@ -15,11 +15,11 @@ from decimal import Decimal
 from typing import Any, Mapping, Optional
 from urllib.parse import quote
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scoring.clients import raise_translated
 from scoring.contracts import DETECTOR, RISK_EXPIRES_AT, RISK_TABLE
+from scoring.dynamodb_types import to_attribute
 from scoring.fanout import fan_out
 from scoring.market import format_utc
 
@@ -132,7 +132,6 @@ class RiskRecorder:
         self._bucket = bucket
         # A record expires (DynamoDB TTL) when the bucket's lifecycle expires its images.
         self._retention = timedelta(days=retention_days) if retention_days else None
-        self._serializer = TypeSerializer()
 
     def record(self, flag: RiskFlag, images: Mapping[str, bytes]) -> bool:
         """True if this call wrote the record, False if the withdrawal already had one."""
@@ -146,7 +145,7 @@ class RiskRecorder:
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
-                Item={name: self._serializer.serialize(value) for name, value in item.items()},
+                Item={name: to_attribute(value) for name, value in item.items()},
                 ConditionExpression="attribute_not_exists(#sk)",
                 ExpressionAttributeNames={"#sk": RISK_TABLE.sort.name},
             )

@@ -10,6 +10,10 @@ from scoring.dynamodb_query import query_items
 from scoring.errors import InvalidStoredRecord
 from scoring.market import Trade, WindowTrades, format_utc
 
+# What Trade.from_item reads besides the account, which is the partition the query names (the
+# sort key is traded_at#trade_id): fewer attributes are fewer shapes for botocore to parse.
+_READ = ("trade_id", "symbol", "side", "price", "quantity", "traded_at", "counterparty_user_id")
+
 
 class TradesTable:
     def __init__(self, dynamodb: Any, table_name: str):
@@ -23,18 +27,26 @@ class TradesTable:
         BETWEEN `<start>` AND `<end>` is exactly the half-open window.
         """
         pk, sk = TRADES_TABLE.partition.name, TRADES_TABLE.sort.name
-        return query_items(
+        items = query_items(
             self._dynamodb,
             f"query trades of {user_id}",
             TableName=self._table,
             KeyConditionExpression="#pk = :pk AND #sk BETWEEN :lo AND :hi",
-            ExpressionAttributeNames={"#pk": pk, "#sk": sk},
+            ProjectionExpression=", ".join(f"#a{n}" for n in range(len(_READ))),
+            ExpressionAttributeNames={
+                "#pk": pk,
+                "#sk": sk,
+                **{f"#a{n}": name for n, name in enumerate(_READ)},
+            },
             ExpressionAttributeValues={
                 ":pk": {"S": user_id},
                 ":lo": {"S": format_utc(start)},
                 ":hi": {"S": format_utc(end)},
             },
         )
+        for item in items:
+            item[pk] = user_id
+            yield item
 
     def trades_in_window(self, user_id: str, start: datetime, end: datetime) -> list[Trade]:
         """The account's trades of the window, oldest first; InvalidStoredRecord at a broken one."""
@@ -62,4 +74,5 @@ class TradesTable:
 
 
 def _broken(item: dict[str, Any], user_id: str, error: Exception) -> str:
-    return f"trade {str(item.get(TRADES_TABLE.sort.name))[:80]!r} of {user_id} breaks contract 2: {error}"
+    key = f"{item.get('traded_at')}#{item.get('trade_id')}"  # the sort key, as contract 2 makes it
+    return f"trade {key[:80]!r} of {user_id} breaks contract 2: {error}"

@@ -212,6 +212,7 @@ def test_function_may_do_its_job_and_nothing_else(default_synth: Synth) -> None:
     assert sorted(map(json.dumps, allowed(statements, "dynamodb:Query"))) == sorted(
         map(json.dumps, [getatt(trades), getatt(klines), getatt(risk)])
     )
+    assert allowed(statements, "dynamodb:BatchGetItem") == [getatt(klines)]  # a warm message's newest bars
     assert allowed(statements, "dynamodb:PutItem") == [getatt(risk)]
     assert allowed(statements, "s3:PutObject") == [
         {"Fn::Join": ["", [getatt(bucket), f"/{constants.EVIDENCE_PREFIX}*"]]}
@@ -220,6 +221,7 @@ def test_function_may_do_its_job_and_nothing_else(default_synth: Synth) -> None:
     actions = {a for s in statements for a in as_list(s["Action"])}
     assert actions == {
         "dynamodb:Query",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "s3:PutObject",
         "sqs:SendMessage",

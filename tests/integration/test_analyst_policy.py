@@ -13,12 +13,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import boto3
 import pytest
 
 from chartguard import cli
 from local.resources import put_items
 from scoring.chart import render_chart
+from scoring.clients import botocore_session
 from scoring.market import BAR_SECONDS, Kline, Trade, window_bar_range
 from scoring.risk import RiskFlag, RiskRecorder
 from tests.conftest import FUNCTION_ENV
@@ -52,7 +52,7 @@ def call_resource(service: str, operation: str, params: dict[str, Any]) -> str:
 
 
 class CallRecorder:
-    """Every API call made by clients of the default boto3 session, as (IAM action, resource ARN)."""
+    """Every API call made by clients of the tools' botocore session, as (IAM action, resource ARN)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
@@ -192,11 +192,9 @@ def test_each_analyst_command_is_allowed_every_call_it_makes_and_no_more(
     for variable in ("RISK_TABLE", "TRADES_TABLE", "KLINES_TABLE", "EVIDENCE_BUCKET"):
         monkeypatch.setenv(variable, FUNCTION_ENV[variable])
     recorder = CallRecorder()
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
     # Clients copy the session's hooks when they are made; the commands make theirs afterwards.
-    events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
-    events.register("before-parameter-build", recorder)
+    session = botocore_session()
+    session.register("before-parameter-build", recorder)
     made: dict[str, list[tuple[str, str]]] = {}
     try:
         for name, argv in commands(tmp_path).items():
@@ -204,7 +202,7 @@ def test_each_analyst_command_is_allowed_every_call_it_makes_and_no_more(
             assert cli.main(argv) == 0, name
             made[name] = recorder.calls
     finally:
-        events.unregister("before-parameter-build", recorder)
+        session.unregister("before-parameter-build", recorder)
 
     for name, calls in made.items():
         assert calls, f"{name} made no call: the hook did not see it"

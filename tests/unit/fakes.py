@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional, Sequence
 
 from scoring.errors import ScoringError
 from scoring.market import Kline, Trade, WindowTrades, window_bar_range
@@ -35,6 +35,9 @@ class FakeKlines:
         self.reads.append((symbol, fresh))
         first, last = window_bar_range(start, end)
         return [b for b in self._bars.get(symbol, []) if first <= b.open_time <= last]
+
+    def windows(self, symbols: Sequence[str], start: datetime, end: datetime) -> list[list[Kline]]:
+        return [self.bars_in_window(symbol, start, end) for symbol in symbols]
 
 
 class FakePredictor:

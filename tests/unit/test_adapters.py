@@ -16,7 +16,7 @@ from botocore.stub import ANY, Stubber
 from scoring.contracts import DETECTOR
 from scoring.endpoint import SageMakerPredictor, hacker_probability_from_response
 from scoring.errors import ConfigurationProblem, EndpointContractError, InvalidStoredRecord, RetryLater
-from scoring.klines import KlinesTable
+from scoring.klines import UNPROCESSED_ATTEMPTS, KlinesTable
 from scoring.risk import RiskFlag, RiskRecorder, risk_item
 from scoring.trades import TradesTable
 
@@ -108,6 +108,7 @@ def test_trades_query_follows_pages_and_reads_contract_2_items():
                     [
                         "TableName",
                         "KeyConditionExpression",
+                        "ProjectionExpression",
                         "ExpressionAttributeNames",
                         "ExpressionAttributeValues",
                     ],
@@ -123,6 +124,7 @@ def test_trades_query_follows_pages_and_reads_contract_2_items():
                     [
                         "TableName",
                         "KeyConditionExpression",
+                        "ProjectionExpression",
                         "ExpressionAttributeNames",
                         "ExpressionAttributeValues",
                         "ExclusiveStartKey",
@@ -134,6 +136,31 @@ def test_trades_query_follows_pages_and_reads_contract_2_items():
         trades = TradesTable(dynamodb, "trades").trades_in_window("u", NOW - timedelta(days=1), NOW)
     assert [t.trade_id for t in trades] == ["t1", "t2"]
     assert trades[0].price == 30000.5 and trades[0].traded_at.tzinfo is not None
+
+
+def test_trades_query_fetches_what_a_trade_needs_but_the_account_it_names():
+    dynamodb = offline_client("dynamodb")
+    seen: dict = {}
+    dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.Query", lambda params, **_: seen.update(params)
+    )
+    item = {
+        "trade_id": {"S": "t1"},
+        "symbol": {"S": "BTC-USD"},
+        "side": {"S": "BUY"},
+        "price": {"N": "NaN"},
+        "quantity": {"N": "1"},
+        "traded_at": {"S": "2025-11-15T10:00:01.000Z"},
+    }
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": [item]})
+        window = TradesTable(dynamodb, "trades").read_window("u", NOW - timedelta(days=1), NOW, 10)
+    names = seen["ExpressionAttributeNames"]
+    fetched = {names[ref.strip()] for ref in seen["ProjectionExpression"].split(",")}
+    assert fetched == {"trade_id", "symbol", "side", "price", "quantity", "traded_at", "counterparty_user_id"}
+    assert window.invalid == (
+        "trade '2025-11-15T10:00:01.000Z#t1' of u breaks contract 2: price Decimal('NaN') is not a finite number",
+    )
 
 
 def test_a_stored_trade_that_breaks_contract_2_is_not_silently_skipped():
@@ -385,3 +412,48 @@ def test_risk_item_carries_the_detector_and_each_models_part_when_the_endpoint_f
         "BTC-USD": {"chart": 0.96, "round_trip": 0.99}
     }
     assert "components" not in risk_item(FLAG, [])
+
+
+def test_the_newest_klines_of_several_symbols_come_in_one_batch_in_time_order(monkeypatch):
+    monkeypatch.setattr("scoring.klines.time.sleep", lambda seconds: None)
+    dynamodb = offline_client("dynamodb")
+
+    def key(symbol: str, t: int) -> dict:
+        return {"symbol": {"S": symbol}, "open_time": {"N": str(t)}}
+
+    def bar(symbol: str, t: int) -> dict:
+        return {**key(symbol, t), "high": {"N": "101.5"}, "low": {"N": "99"}}
+
+    request = {
+        "klines": {
+            "Keys": [key("BTC-USD", 600), key("BTC-USD", 900), key("ETH-USD", 600)],
+            "ProjectionExpression": "#pk, #sk, #high, #low",
+            "ExpressionAttributeNames": {"#pk": "symbol", "#sk": "open_time", "#high": "high", "#low": "low"},
+        }
+    }
+    unprocessed = {"klines": {**request["klines"], "Keys": [key("BTC-USD", 600)]}}
+    with Stubber(dynamodb) as stub:
+        stub.add_response(
+            "batch_get_item",
+            {"Responses": {"klines": [bar("BTC-USD", 900)]}, "UnprocessedKeys": unprocessed},
+            {"RequestItems": request},
+        )
+        stub.add_response(
+            "batch_get_item", {"Responses": {"klines": [bar("BTC-USD", 600)]}}, {"RequestItems": unprocessed}
+        )
+        found = KlinesTable(dynamodb, "klines").bars_at({"BTC-USD": [600, 900], "ETH-USD": [600]})
+    assert {s: [b.open_time for b in bars] for s, bars in found.items()} == {
+        "BTC-USD": [600, 900],
+        "ETH-USD": [],
+    }
+
+
+def test_klines_left_unprocessed_after_the_retries_are_retry_later(monkeypatch):
+    monkeypatch.setattr("scoring.klines.time.sleep", lambda seconds: None)
+    dynamodb = offline_client("dynamodb")
+    keys = {"Keys": [{"symbol": {"S": "BTC-USD"}, "open_time": {"N": "600"}}]}
+    with Stubber(dynamodb) as stub:
+        for _ in range(UNPROCESSED_ATTEMPTS + 1):
+            stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": {"klines": keys}})
+        with pytest.raises(RetryLater, match="unprocessed"):
+            KlinesTable(dynamodb, "klines").bars_at({"BTC-USD": [600]})

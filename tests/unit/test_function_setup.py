@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 from aws_lambda_powertools import Tracer
@@ -58,7 +59,58 @@ def test_in_lambda_with_tracing_on_it_is_the_x_ray_tracer(monkeypatch, fresh_tra
     assert not tracer.disabled and "aws_xray_sdk" in type(tracer.provider).__module__
 
 
-def test_with_tracing_off_the_handler_never_imports_the_x_ray_sdk(function_env):
-    probe = "import sys, scoring.handler; print('aws_xray_sdk.core' in sys.modules)"
+def test_with_tracing_off_the_handler_never_imports_the_x_ray_sdk_boto3_or_a_plotting_library(
+    function_env,
+):
+    modules = ("aws_xray_sdk.core", "boto3", "s3transfer", "matplotlib")
+    probe = f"import sys, scoring.handler; print([m for m in {modules!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_function_converts_dynamodb_values_as_boto3_does():
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    from scoring.dynamodb_types import from_attribute, to_attribute
+
+    values = [
+        None,
+        True,
+        False,
+        0,
+        -7,
+        Decimal("0.1"),
+        Decimal("1E+30"),
+        Decimal("-123.456789012345678901234567890123456"),
+        "",
+        "text é",
+        b"\x00\x01",
+        {"a": [1, "b", {"c": None}], "d": {}},
+        [],
+        ("x", Decimal("2.5")),
+        {"s", "t"},
+        {Decimal("1"), 2},
+    ]
+    for value in values:
+        expected = TypeSerializer().serialize(value)
+        made = to_attribute(value)
+        if "NS" in made or "SS" in made:  # a set's members come in any order
+            made, expected = (
+                {k: sorted(v) for k, v in made.items()},
+                {k: sorted(v) for k, v in expected.items()},
+            )
+        assert made == expected, value
+        read = from_attribute(to_attribute(value))
+        assert read == TypeDeserializer().deserialize(TypeSerializer().serialize(value)), value
+    for refused in (
+        1.5,
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        Decimal("1E+200"),
+        Decimal("0.1" + "1" * 40),
+        object(),
+    ):
+        with pytest.raises((TypeError, ArithmeticError)):
+            TypeSerializer().serialize(refused)
+        with pytest.raises((TypeError, ArithmeticError)):
+            to_attribute(refused)

@@ -10,7 +10,7 @@ import pytest
 from scoring.decision import Verdict, Withdrawal, score_withdrawal
 from scoring.errors import MissingMarketData
 from scoring.fanout import fan_out
-from scoring.klines import CachedKlines
+from scoring.klines import MAX_BATCH_BARS_PER_SYMBOL, CachedKlines
 from scoring.market import BAR_SECONDS, BarRange, Trade, window_bar_range
 from tests.unit.fakes import FakePredictor, FakeRecorder, FakeTrades
 
@@ -25,10 +25,18 @@ class TableSpy:
         self.symbol = symbol
         self.bars = {t: BarRange(symbol, t, 101.0, 99.0) for t in open_times}
         self.reads: list[tuple[int, int]] = []
+        self.batches: list[dict[str, list[int]]] = []  # the open times of each KlinesTable.bars_at
 
     def bars_between(self, symbol: str, first: int, last: int) -> list[BarRange]:
         self.reads.append((first, last))
         return [self.bars[t] for t in sorted(self.bars) if first <= t <= last]
+
+    def bars_at(self, open_times: dict[str, list[int]]) -> dict[str, list[BarRange]]:
+        self.batches.append({symbol: list(times) for symbol, times in open_times.items()})
+        return {
+            symbol: [BarRange(symbol, t, 101.0, 99.0) for t in sorted(times) if t in self.bars]
+            for symbol, times in open_times.items()
+        }
 
 
 def day_of_bars(end: datetime, extra_bars: int = 0) -> list[int]:
@@ -175,6 +183,9 @@ class StaleSource:
         self.reads.append(fresh)
         return [b for b in self.bars if fresh or b.open_time != self.missing]
 
+    def windows(self, symbols, start, end):
+        return [self.bars_in_window(symbol, start, end) for symbol in symbols]
+
 
 def test_the_decision_reads_fresh_before_it_calls_market_data_missing():
     bars = [BarRange("BTC-USD", t, 101.0, 99.0) for t in day_of_bars(NOW)]
@@ -214,3 +225,44 @@ def test_symbols_read_side_by_side_are_held_consistently():
     results = fan_out(lambda symbol: klines.bars_in_window(symbol, start, NOW), symbols * 3)
     assert all(len(bars) == 289 for bars in results)
     assert klines._held == sum(len(span.bars) for span in klines._spans.values()) <= 287 * 3
+
+
+def test_a_warm_message_reads_the_newest_bars_of_all_its_symbols_in_one_request():
+    table, clock = TableSpy(day_of_bars(NOW)), Clock(NOW)
+    klines = cached(table, clock)
+    start = NOW - timedelta(hours=24)
+    first_read = klines.windows(["BTC-USD", "ETH-USD"], start, NOW)  # cold: a query per symbol
+    assert len(table.reads) == 2 and table.batches == []
+
+    again = klines.windows(["BTC-USD", "ETH-USD"], start, NOW)
+    _, last = window_bar_range(start, NOW)
+    unsettled = [last - BAR_SECONDS, last]  # 11:55 and 12:00 have not settled at 12:00:40
+    assert len(table.reads) == 2 and table.batches == [{"BTC-USD": unsettled, "ETH-USD": unsettled}]
+    assert [[b.open_time for b in bars] for bars in again] == [
+        [b.open_time for b in bars] for bars in first_read
+    ]
+    assert [bars[-1].symbol for bars in again] == ["BTC-USD", "ETH-USD"]
+
+
+def test_a_symbol_held_too_long_ago_for_a_batch_is_queried_beside_it():
+    table, clock = TableSpy(day_of_bars(NOW, extra_bars=MAX_BATCH_BARS_PER_SYMBOL + 2)), Clock(NOW)
+    klines = cached(table, clock, max_age=3600)
+    start = NOW - timedelta(hours=24)
+    klines.windows(["BTC-USD"], start, NOW)
+    later = NOW + timedelta(minutes=5 * (MAX_BATCH_BARS_PER_SYMBOL + 1))
+    clock.now = later.timestamp()
+    klines.windows(["ETH-USD"], later - timedelta(hours=24), later)  # held, a few bars old
+    clock.now += 1
+    reads = len(table.reads)
+    bars = klines.windows(["BTC-USD", "ETH-USD"], later - timedelta(hours=24), later)
+
+    first, last = window_bar_range(later - timedelta(hours=24), later)
+    assert (
+        [b.open_time for b in bars[0]]
+        == [b.open_time for b in bars[1]]
+        == list(range(first, last + 1, BAR_SECONDS))
+    )
+    assert list(table.batches[-1]) == ["ETH-USD"]  # BTC-USD lacks more than a batch takes per symbol
+    assert (
+        len(table.reads) == reads + 1 and last - table.reads[-1][0] > MAX_BATCH_BARS_PER_SYMBOL * BAR_SECONDS
+    )
