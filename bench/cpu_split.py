@@ -57,7 +57,7 @@ def main() -> None:
         arn = f"arn:aws:sqs:us-east-1:000000000000:{names.queue}"
         for label, threshold, outcome in (
             ("clean", str(DEFAULT_RISK_THRESHOLD), "below-threshold"),
-            ("flagged", "0.0001", "flagged"),
+            ("flagged", "1e-15", "flagged"),
         ):
             os.environ.update({"RISK_THRESHOLD": threshold, "KLINES_CACHE_SECONDS": "600"})
             settings.get_settings.cache_clear()

@@ -11,8 +11,9 @@ the function's own work.
 
 Four modes in one process, for like-for-like ratios, each for a quarter of the messages, in two
 rounds of opposite order so that no mode always runs first:
-- flagged: the threshold lowered to 0.0001, so every message also takes the write path (evidence
-  PNGs, then the conditional put): the worst case;
+- flagged: the threshold lowered to 1e-15 (the shipped model is that sure of this ordinary
+  trader), so every message also takes the write path (evidence PNGs, then the conditional
+  put): the worst case;
 - clean: the default threshold (scoring.contracts.DEFAULT_RISK_THRESHOLD), which this ordinary trader stays under (checked for every
   message): nothing written, as for most withdrawals;
 each with the klines cache off (KLINES_CACHE_SECONDS=0: every message reads its symbols' 288
@@ -123,8 +124,8 @@ def main() -> None:
         # label: (RISK_THRESHOLD, KLINES_CACHE_SECONDS, the outcome every message must have)
         threshold = str(DEFAULT_RISK_THRESHOLD)
         modes = {
-            "flagged and written, klines cache on (default)": ("0.0001", "600", "flagged"),
-            "flagged and written, klines cache off": ("0.0001", "0", "flagged"),
+            "flagged and written, klines cache on (default)": ("1e-15", "600", "flagged"),
+            "flagged and written, klines cache off": ("1e-15", "0", "flagged"),
             "clean (nothing written), klines cache on (default)": (threshold, "600", "below-threshold"),
             "clean (nothing written), klines cache off": (threshold, "0", "below-threshold"),
         }
