@@ -14,21 +14,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import reduce
 from typing import Any, Optional
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from anomalies import extract, findings, monitor, patterns, series
+from anomalies import extract, findings, monitor, patterns, samples, series
 from anomalies.config import ConfigError, JobConfig, load_config
 from anomalies.findings import Finding
 from anomalies.store import DayOutput
 
-SAMPLE_USERS = 20
-# Joins a key's values into one map key; no request field holds this control character.
-KEY_SEPARATOR = "\u0001"
 MONITOR_ROWS_KEPT = 500
 
 
@@ -161,7 +157,7 @@ def run_day(
     clock.lap("series")
 
     all_findings = [*aggregate, *findings.pattern_findings(day, judged_patterns), *ts_findings]
-    all_findings = _with_sample_users(grain.where(F.col("day") == day_text), today, all_findings)
+    all_findings = samples.with_sample_users(grain.where(F.col("day") == day_text), today, all_findings)
     clock.lap("sample_users")
     ordered = findings.ranked(all_findings)
     grain.unpersist()
@@ -275,51 +271,6 @@ def _detect(
     if first == 0:
         status["note"] = "no history day: the series are recorded but not judged"
     return out, records, status
-
-
-def _with_sample_users(grain: DataFrame, today: DataFrame, found: Sequence[Finding]) -> list[Finding]:
-    """Up to 20 accounts per aggregate or pattern finding.
-
-    An aggregate finding's key is a monitor combination, so its accounts come from the day's
-    grain rows (which carry user_id); a pattern's key may hold any request field, so patterns
-    are matched against the day's requests. One pass over each.
-    """
-    users: dict[str, list[str]] = {}
-    for frame, kind in ((grain, "aggregate"), (today, "pattern")):
-        keyed = [f for f in found if f.kind == kind]
-        if keyed:
-            users.update(_sample_users(frame, keyed))
-    return [
-        Finding(**{**f.to_json(), "sample_users": users.get(f.finding_id, [])})
-        if f.kind in ("aggregate", "pattern")
-        else f
-        for f in found
-    ]
-
-
-def _sample_users(frame: DataFrame, keyed: Sequence[Finding]) -> dict[str, list[str]]:
-    """finding_id -> the first accounts (sorted) of the rows matching the finding's key.
-
-    Findings are grouped by the fields their keys name; per group, a row's values of those
-    fields are looked up in a map of the group's keys, so a row costs one lookup per group
-    rather than one comparison per finding.
-    """
-    groups: dict[tuple[str, ...], dict[str, str]] = {}
-    for f in keyed:
-        dims = tuple(sorted(f.key))
-        groups.setdefault(dims, {})[KEY_SEPARATOR.join(f.key[d] for d in dims)] = f.finding_id
-    candidates: list[Column] = []
-    for dims, ids in groups.items():
-        lookup = F.create_map(*(F.lit(x) for pair in sorted(ids.items()) for x in pair))
-        present = reduce(lambda a, b: a & b, (F.col(d).isNotNull() for d in dims))
-        candidates.append(F.when(present, F.try_element_at(lookup, F.concat_ws(KEY_SEPARATOR, *dims))))
-    matched = frame.where(F.col("user_id").isNotNull()).select(
-        "user_id", F.explode(F.array_compact(F.array(*candidates))).alias("finding_id")
-    )
-    samples = matched.groupBy("finding_id").agg(
-        F.slice(F.array_sort(F.collect_set("user_id")), 1, SAMPLE_USERS).alias("users")
-    )
-    return {r["finding_id"]: list(r["users"]) for r in samples.collect()}
 
 
 FINDING_SCHEMA = (
