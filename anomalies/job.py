@@ -17,15 +17,14 @@ from datetime import date
 from typing import Any, Optional
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from anomalies import extract, findings, monitor, patterns, series
+from anomalies import extract, findings, monitor, patterns, samples, series
 from anomalies.config import ConfigError, JobConfig, load_config
 from anomalies.findings import Finding
 from anomalies.store import DayOutput
 
-SAMPLE_USERS = 20
 MONITOR_ROWS_KEPT = 500
 
 
@@ -52,6 +51,8 @@ def build_session(
             builder.master(master)
             .config("spark.driver.memory", driver_memory)
             .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+            # A gzip part cannot be split: one part per task, so both cores stay busy to the end.
+            .config("spark.sql.files.openCostInBytes", str(128 * 2**20))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
         )
@@ -83,7 +84,22 @@ def run_day(
     wanted = extract.history_days(day, config.history_days)
     found = [d for d in wanted if extract.path_exists(spark, extract.day_path(logs, d))]
     days = [*found, day]
-    parsed = extract.parse_lines(extract.read_lines(spark, logs, days)).persist(StorageLevel.MEMORY_AND_DISK)
+    cfg, pcfg, scfg = config.monitor, config.patterns, config.series
+    # Only the columns the stages read are kept, so the cached rows stay small.
+    used = [
+        "day",
+        "reason",
+        "ts",
+        "event",
+        "status",
+        *monitor.grain_columns(cfg.dimensions),
+        *pcfg.dimensions,
+    ]
+    parsed = (
+        extract.parse_lines(extract.read_lines(spark, logs, days))
+        .select(*dict.fromkeys(used))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
     per_day = parsed.groupBy("day", "reason").count().collect()
     day_text = f"{day}"
     lines = {d: 0 for d in map(str, days)}
@@ -96,9 +112,9 @@ def run_day(
     requests = extract.accepted(parsed)
     clock.lap("read")
 
-    cfg = config.monitor
     history_available = bool(found)
-    cube = monitor.monitor_cube(requests, cfg.dimensions).persist(StorageLevel.MEMORY_AND_DISK)
+    grain = monitor.monitor_grain(requests, cfg.dimensions).persist(StorageLevel.MEMORY_AND_DISK)
+    cube = monitor.cube_from_grain(grain, cfg.dimensions).persist(StorageLevel.MEMORY_AND_DISK)
     strongest = F.greatest(*(F.col(f"z_{m}") for m in monitor.MONITOR_METRICS))
     flagged_rows = monitor.flag_rows(cube, day_text, cfg).orderBy(strongest.desc()).limit(5_000).collect()
     judged = monitor.judge(flagged_rows, cfg, history_available=history_available)
@@ -119,7 +135,6 @@ def run_day(
     cube.unpersist()
     clock.lap("cube")
 
-    pcfg = config.patterns
     today = requests.where(F.col("day") == day_text)
     itemsets = (
         patterns.frequent_itemsets(patterns.transactions(today, pcfg.dimensions), pcfg.min_support).collect()
@@ -136,16 +151,16 @@ def run_day(
     ]
     clock.lap("fpgrowth")
 
-    scfg = config.series
     rows = [r.asDict() for r in series.metric_series(requests, scfg.step_minutes).collect()]
     filled = series.fill_series(rows, days, scfg.step_minutes)
     ts_findings, series_records, ts_status = _detect(day, filled, detector or scfg.detector)
     clock.lap("series")
 
     all_findings = [*aggregate, *findings.pattern_findings(day, judged_patterns), *ts_findings]
-    all_findings = _with_sample_users(today, all_findings)
+    all_findings = samples.with_sample_users(grain.where(F.col("day") == day_text), today, all_findings)
     clock.lap("sample_users")
     ordered = findings.ranked(all_findings)
+    grain.unpersist()
     parsed.unpersist()
     summary = {
         "day": day_text,
@@ -256,30 +271,6 @@ def _detect(
     if first == 0:
         status["note"] = "no history day: the series are recorded but not judged"
     return out, records, status
-
-
-def _with_sample_users(today: DataFrame, found: Sequence[Finding]) -> list[Finding]:
-    """Up to 20 accounts per aggregate or pattern finding, gathered in one pass over the day."""
-    keyed = [f for f in found if f.kind in ("aggregate", "pattern")]
-    if not keyed:
-        return list(found)
-    conditions: list[Column] = []
-    for f in keyed:
-        cond = F.col("user_id").isNotNull()
-        for dim, value in f.key.items():
-            cond = cond & (F.col(dim) == value)
-        conditions.append(F.when(cond, F.lit(f.finding_id)))
-    matched = today.select("user_id", F.explode(F.array_compact(F.array(*conditions))).alias("finding_id"))
-    samples = matched.groupBy("finding_id").agg(
-        F.slice(F.array_sort(F.collect_set("user_id")), 1, SAMPLE_USERS).alias("users")
-    )
-    users = {r["finding_id"]: list(r["users"]) for r in samples.collect()}
-    return [
-        Finding(**{**f.to_json(), "sample_users": users.get(f.finding_id, [])})
-        if f.kind != "timeseries"
-        else f
-        for f in found
-    ]
 
 
 FINDING_SCHEMA = (

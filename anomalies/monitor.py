@@ -34,15 +34,16 @@ def combination_name(dims: Sequence[str]) -> str:
     return "+".join(dims)
 
 
-def monitor_cube(requests: DataFrame, dimensions: Sequence[str]) -> DataFrame:
-    """(day, combination, *dimensions, *MONITOR_METRICS) for every non-empty combination, per day.
+def grain_columns(dimensions: Sequence[str]) -> list[str]:
+    """The finest grain the cube is built from: the dimensions plus user, device and IP."""
+    return list(dict.fromkeys([*dimensions, "user_id", "device_id", "ip"]))
 
-    One aggregation with GROUPING SETS; the distinct counts run on a first aggregation at the
-    finest grain (the dimensions plus user, device and IP), which is far smaller than the requests.
-    """
-    dims = list(dimensions)
-    grain = list(dict.fromkeys([*dims, "user_id", "device_id", "ip"]))
-    fine = requests.groupBy("day", *grain).agg(
+
+def monitor_grain(requests: DataFrame, dimensions: Sequence[str]) -> DataFrame:
+    """(day, grain columns, requests, orders, logins, failed_logins, withdrawals): one row per
+    distinct grain key and day; far smaller than the requests, so the cube and the sample
+    users are computed from it."""
+    return requests.groupBy("day", *grain_columns(dimensions)).agg(
         F.count(F.lit(1)).alias("requests"),
         F.sum(F.when(F.col("event") == "order", 1).otherwise(0)).alias("orders"),
         F.sum(F.when(F.col("event") == "login", 1).otherwise(0)).alias("logins"),
@@ -51,6 +52,16 @@ def monitor_cube(requests: DataFrame, dimensions: Sequence[str]) -> DataFrame:
         ),
         F.sum(F.when(F.col("event") == "withdraw", 1).otherwise(0)).alias("withdrawals"),
     )
+
+
+def monitor_cube(requests: DataFrame, dimensions: Sequence[str]) -> DataFrame:
+    """(day, combination, *dimensions, *MONITOR_METRICS) for every non-empty combination, per day."""
+    return cube_from_grain(monitor_grain(requests, dimensions), dimensions)
+
+
+def cube_from_grain(fine: DataFrame, dimensions: Sequence[str]) -> DataFrame:
+    """The cube of `monitor_cube` from `monitor_grain`'s rows: one aggregation with GROUPING SETS."""
+    dims = list(dimensions)
     view = f"monitor_grain_{uuid.uuid4().hex}"
     fine.createOrReplaceTempView(view)
     sets = combinations(dims)
@@ -73,7 +84,7 @@ def monitor_cube(requests: DataFrame, dimensions: Sequence[str]) -> DataFrame:
         FROM {view}
         GROUP BY day, GROUPING SETS ({grouping_sets})
     """
-    cube = requests.sparkSession.sql(sql)
+    cube = fine.sparkSession.sql(sql)
     return cube.select(
         "day", "combination", *dims, *(F.col(m).cast("long").alias(m) for m in MONITOR_METRICS)
     )
@@ -93,6 +104,9 @@ def _grouped_not_null(dims: Sequence[str]) -> Column:
 def flag_rows(cube: DataFrame, day: str, config: MonitorConfig) -> DataFrame:
     """The day's rows that break a rule or are robust outliers, with history and per-metric z.
 
+    Runs two small Spark jobs before it returns (the per-combination medians, then the MADs),
+    so `cube` should be persisted.
+
     Columns: combination, dimensions, metrics, z_<metric>, hist_<metric> (largest on any history
     day, null when the key was never seen), flagged (array of the flagged metrics).
     """
@@ -107,17 +121,20 @@ def flag_rows(cube: DataFrame, day: str, config: MonitorConfig) -> DataFrame:
     # Counts are heavy-tailed (a few busy users, NAT IPs), so the test runs on log(1 + value):
     # "far above" means many times the typical value, not many units above it.
     logged = today.select("*", *(F.log1p(F.col(m)).alias(f"log_{m}") for m in MONITOR_METRICS))
-    medians = logged.groupBy("combination").agg(
-        *(F.percentile_approx(f"log_{m}", 0.5, 10_000).alias(f"med_{m}") for m in MONITOR_METRICS)
+    # The medians and MADs are a few numbers per combination: collected and put back as literals,
+    # because joining them onto the cube would make Spark recompute the cube for each join.
+    medians = _per_combination(
+        logged, {f"med_{m}": F.percentile_approx(f"log_{m}", 0.5, 10_000) for m in MONITOR_METRICS}
     )
-    with_median = logged.join(medians, "combination")
-    mads = with_median.groupBy("combination").agg(
-        *(
-            F.percentile_approx(F.abs(F.col(f"log_{m}") - F.col(f"med_{m}")), 0.5, 10_000).alias(f"mad_{m}")
+    with_median = logged.select("*", *(_by_combination(medians, f"med_{m}") for m in MONITOR_METRICS))
+    mads = _per_combination(
+        with_median,
+        {
+            f"mad_{m}": F.percentile_approx(F.abs(F.col(f"log_{m}") - F.col(f"med_{m}")), 0.5, 10_000)
             for m in MONITOR_METRICS
-        )
+        },
     )
-    scored = with_median.join(mads, "combination")
+    scored = with_median.select("*", *(_by_combination(mads, f"mad_{m}") for m in MONITOR_METRICS))
     for m in MONITOR_METRICS:
         scale = F.greatest(F.col(f"mad_{m}") * MAD_TO_SIGMA, F.lit(MIN_SCALE))
         scored = scored.withColumn(f"z_{m}", (F.col(f"log_{m}") - F.col(f"med_{m}")) / scale)
@@ -148,6 +165,25 @@ def flag_rows(cube: DataFrame, day: str, config: MonitorConfig) -> DataFrame:
         *(f"hist_{m}" for m in MONITOR_METRICS),
         "flagged",
     )
+
+
+def _per_combination(frame: DataFrame, aggregates: dict[str, Column]) -> dict[str, dict[str, Any]]:
+    """combination -> {name: value} of the aggregates, computed in Spark and collected."""
+    rows = frame.groupBy("combination").agg(*(a.alias(n) for n, a in aggregates.items())).collect()
+    return {r["combination"]: r.asDict() for r in rows}
+
+
+def _by_combination(values: dict[str, dict[str, Any]], name: str) -> Column:
+    """The row's combination's collected value `name` (null for a combination not collected)."""
+    column: Optional[Column] = None
+    for combination, row in values.items():
+        value = F.lit(row[name]).cast("double")
+        column = (
+            F.when(F.col("combination") == combination, value)
+            if column is None
+            else column.when(F.col("combination") == combination, value)
+        )
+    return (F.lit(None).cast("double") if column is None else column).alias(name)
 
 
 def _rule_hit(rule: Rule) -> Column:

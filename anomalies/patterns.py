@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
+from pyspark import StorageLevel
 from pyspark.ml.fpm import FPGrowth
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -32,11 +33,19 @@ def transactions(requests: DataFrame, dimensions: Sequence[str]) -> DataFrame:
 
 
 def frequent_itemsets(items: DataFrame, min_support: float) -> DataFrame:
-    """(items, freq) from FPGrowth; `items` must hold unique values per row (FPGrowth requires it)."""
-    model = FPGrowth(itemsCol="items", minSupport=min_support, minConfidence=1.0).fit(
-        items.where(F.size("items") > 0)
-    )
-    return model.freqItemsets
+    """(items, freq) from FPGrowth; `items` must hold unique values per row (FPGrowth requires it).
+
+    The transactions are cached for the mining's passes (it counts them, counts the items, then
+    builds its trees), and the trees are grown in as many partitions as there are cores.
+    """
+    cores = items.sparkSession.sparkContext.defaultParallelism
+    cached = items.where(F.size("items") > 0).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        fpgrowth = FPGrowth(itemsCol="items", minSupport=min_support, minConfidence=1.0, numPartitions=cores)
+        itemsets = fpgrowth.fit(cached).freqItemsets.localCheckpoint()
+    finally:
+        cached.unpersist()
+    return itemsets
 
 
 def split_item(item: str) -> tuple[str, str]:
