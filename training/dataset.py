@@ -43,7 +43,7 @@ MARKET_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
 MARKET_DAYS = 45
 MAX_UNUSABLE_WINDOWS = 500  # draws in a row without a tradable symbol before giving up
 ACCOUNTS_PER_WINDOW = (12, 16)  # thieves, ordinary accounts per withdrawal window: 2 of each variant
-PACKAGES = ("matplotlib", "numpy", "pillow", "torch", "onnx", "onnxruntime", "scikit-learn")
+PACKAGES = ("numpy", "pillow", "torch", "onnx", "onnxruntime", "scikit-learn")
 LABEL_INDEX = {name: index for index, name in enumerate(CLASS_ORDER)}  # hacker 0, normal 1
 
 

@@ -47,7 +47,7 @@ def test_manifest_records_render_version_pins_seed_and_counts(dataset):
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk["render_version"] == RENDER_VERSION
     assert on_disk["seed"] == 4 and on_disk["class_order"] == ["hacker", "normal"]
-    assert on_disk["packages"]["matplotlib"] == "3.9.4" and on_disk["packages"]["numpy"] == "2.0.2"
+    assert on_disk["packages"]["numpy"] == "2.0.2" and on_disk["packages"]["pillow"] == "11.3.0"
     counts = on_disk["counts"]
     assert counts["hacker_train"] + counts["hacker_val"] >= 30
     assert counts["normal_train"] + counts["normal_val"] >= 30
