@@ -53,7 +53,7 @@ PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer", "urllib3"}
 # Paths (relative to the layer's python/ folder, glob syntax) that the function never imports.
 PRUNE_GLOBS = (
     "bin",  # console scripts, with this machine's interpreter in their shebang
-    "share",  # fonttools' man page
+    "share",  # man pages and data files of console tools
     "**/__pycache__",  # whatever pip left; recompiled below
     "**/tests",
     "**/*.pyi",
