@@ -42,3 +42,12 @@ def sample_day(
         at = epoch_to_utc(bar.open_time + float(rng.uniform(0, 299)))
         trades.append(Trade("u-bench", f"t-{seed}-{k}", symbol, side, price, 0.1, at))  # type: ignore[arg-type]
     return bars, sorted(trades, key=lambda t: t.traded_at)
+
+
+def sample_cases(count: int = 10, symbol: str = "BTC-USD") -> list[tuple[list[Kline], list[Trade]]]:
+    """`count` one-symbol charts' inputs: 288 bars and 10, 12, ... trades of `symbol` each."""
+    cases = []
+    for seed in range(count):
+        bars, trades = sample_day(seed=seed, n_trades=10 + seed * 2)
+        cases.append((bars[symbol], [t for t in trades if t.symbol == symbol]))
+    return cases

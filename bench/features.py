@@ -12,7 +12,7 @@ import argparse
 import statistics
 import time
 
-from bench.common import sample_day
+from bench.common import sample_cases
 from chartguard.percentiles import percentile
 from scoring.reasons import reasons
 from scoring.round_trip import named_round_trip_features
@@ -22,10 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--symbols", type=int, default=300)
     args = parser.parse_args()
-    cases = []
-    for seed in range(10):
-        bars, trades = sample_day(seed=seed, n_trades=10 + seed * 2)
-        cases.append((bars["BTC-USD"], [t for t in trades if t.symbol == "BTC-USD"]))
+    cases = sample_cases()
     named_round_trip_features(*cases[0])
     features, sentences = [], []
     for _ in range(max(1, args.symbols // len(cases))):

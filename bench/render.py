@@ -13,7 +13,7 @@ import statistics
 import time
 from typing import Any, Callable
 
-from bench.common import sample_day
+from bench.common import sample_cases
 from chartguard.percentiles import percentile
 from scoring.chart import chart_points, draw_points, encode_png, render_chart
 
@@ -32,10 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=300)
     args = parser.parse_args()
-    cases = []
-    for seed in range(10):
-        bars, trades = sample_day(seed=seed, n_trades=10 + seed * 2)
-        cases.append((bars["BTC-USD"], [t for t in trades if t.symbol == "BTC-USD"]))
+    cases = sample_cases()
     repeat = max(1, args.images // len(cases))
     points = [(chart_points(*case),) for case in cases]
     pixels = [(draw_points(*case),) for case in points]

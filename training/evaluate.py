@@ -375,7 +375,7 @@ def run_evaluation(
             "image_model": parts["chart"],
             **({"round_trip_model": parts["round_trip"]} if fuses else {}),
             # the same two parts pooled by the arithmetic mean: what the log-odds mean is measured against
-            **({"mean_fusion": (parts["chart"] + parts["round_trip"]) / 2} if fuses else {}),
+            **({"mean_fusion": serving.fuse(parts["chart"], parts["round_trip"], "mean")} if fuses else {}),
             "round_trip_histgb": boosted.predict_proba(x)[:, 1],
             "round_trip_logistic": linear.predict_proba(x)[:, 1],
             "dot_count_only": dot_count.predict_proba(
