@@ -149,7 +149,10 @@ def run_drill(
             slow = FaultPlan(rate=0.0, delay_rate=delay_rate, delay_seconds=report.delay_seconds, seed=seed)
             report.injected_faults = stack.set_faults(slow)["failed_injected"]
             log(f"drill: fault stretch over after {stack.stats.succeeded} messages; slow stretch begins")
-            while stack.stats.succeeded < stop_delays_after and not stopped.is_set():
+            # Messages finish a batch at a time: the stretch also lasts until a call was held.
+            while not stopped.is_set() and (
+                stack.stats.succeeded < stop_delays_after or not stack.endpoint_stats()["delayed_injected"]
+            ):
                 time.sleep(0.2)
             report.injected_delays = stack.set_faults(FaultPlan(rate=0.0))["delayed_injected"]
             log(f"drill: slow stretch over after {stack.stats.succeeded} messages")

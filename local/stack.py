@@ -286,6 +286,11 @@ class LocalStack:
         with urllib.request.urlopen(request, timeout=5) as response:
             return dict(json.loads(response.read()))
 
+    def endpoint_stats(self) -> dict[str, Any]:
+        """The endpoint stand-in's counters (calls, faults and delays injected) and its plan."""
+        with urllib.request.urlopen(f"{self.endpoint_url}/_standin/stats", timeout=5) as response:
+            return dict(json.loads(response.read()))
+
     def client(self, service: str) -> Any:
         return boto3.client(
             service, endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=REGION, **_credentials()

@@ -15,10 +15,11 @@ def test_every_message_is_flagged_scored_or_dead_lettered_with_a_reason(model_di
         accounts=10,
         seed=3,
         model_dir=model_dir,
+        # Messages finish a batch (up to ten) at a time: each stretch spans a few batches.
         fault_rate=0.3,
-        fault_share=0.3,
+        fault_share=0.25,
         delay_rate=0.3,
-        delay_share=0.3,
+        delay_share=0.5,
         log=lambda m: None,
     )
     print_report(report)
