@@ -93,6 +93,9 @@ FEATURE_LABELS = {
     "top10_trade_fraction": "share of trades in the window's 10 most volatile bars",
     "mean_amplitude_rank": "traded bars' mean volatility rank (0 the most volatile)",
     "window_max_amplitude": "widest bar of the window, (high - low) / low",
+    "value_round_trip_spread": "round trips' spread, each fill weighted by its value",
+    "wide_round_trip_value_fraction": "share of the traded value in wide round trips (by value)",
+    "value_wide_round_trips": "round trips wide by their value-weighted spread",
 }
 
 

@@ -293,6 +293,8 @@ def build_dataset(
         "image_size": {"width": WIDTH_PX, "height": HEIGHT_PX},
         "class_order": list(CLASS_ORDER),
         "seed": seed,
+        # what was asked for (a class may hold an image or two more): rebuild_stale reads it
+        "requested": [n_hacker, n_normal, seed],
         "val_fraction": val_fraction,
         "market": market_record,
         "packages": package_versions(),
@@ -323,6 +325,41 @@ def _span_of(klines: Mapping[str, list[Kline]]) -> dict[str, dict[str, object]]:
             "last": datetime.fromtimestamp(max(times), tz=timezone.utc).isoformat() if times else None,
         }
     return out
+
+
+def stale_features(dataset_dir: Path) -> bool:
+    """Whether the dataset's records hold another list of round-trip features than
+    `scoring.round_trip` computes now (they are computed once, when the dataset is built)."""
+    manifest = json.loads((Path(dataset_dir) / "manifest.json").read_text())
+    return manifest.get("feature_names") != list(FEATURE_NAMES)
+
+
+def rebuild_stale(dataset_dir: Path, progress: bool = False, workers: int = 1) -> bool:
+    """Rebuild a dataset of the synthetic market whose features are stale, as its manifest says it
+    was asked for; True if it was rebuilt. A dataset of given klines cannot be: ValueError."""
+    dataset_dir = Path(dataset_dir)
+    if not stale_features(dataset_dir):
+        return False
+    manifest = json.loads((dataset_dir / "manifest.json").read_text())
+    requested = manifest.get("requested")
+    market_record = manifest.get("market", {})
+    if not requested or market_record.get("source") != "synthetic":
+        raise ValueError(
+            f"{dataset_dir} holds round-trip features of an older list than scoring.round_trip's"
+            " and cannot be rebuilt from its manifest: build it again with `python -m training dataset`"
+        )
+    n_hacker, n_normal, seed = requested
+    build_dataset(
+        dataset_dir,
+        n_hacker,
+        n_normal,
+        seed=seed,
+        val_fraction=manifest.get("val_fraction", VAL_FRACTION),
+        days=market_record.get("days", MARKET_DAYS),
+        progress=progress,
+        workers=workers,
+    )
+    return True
 
 
 def load_records(dataset_dir: Path, split: Optional[str] = None) -> list[dict]:

@@ -26,7 +26,15 @@ import numpy as np
 
 from scoring.chart import RENDER_VERSION
 from scoring.contracts import DEFAULT_RISK_THRESHOLD
-from training.dataset import EVALUATION_SEED, MARKET_DAYS, MARKET_END, build_dataset, load_records
+from training.dataset import (
+    EVALUATION_SEED,
+    MARKET_DAYS,
+    MARKET_END,
+    build_dataset,
+    load_records,
+    rebuild_stale,
+    stale_features,
+)
 from training.second_market import SECOND_MARKET_SYMBOLS, second_market_klines
 
 # Held-out charts per class: with no error, a 95% interval whose lower end clears 99.9% needs
@@ -49,7 +57,8 @@ def heldout_set(
     if manifest.exists():
         if json.loads(manifest.read_text()).get("render_version") != RENDER_VERSION:
             raise ValueError(f"{out} holds charts of another render version than {RENDER_VERSION}")
-        return out
+        if not stale_features(out):
+            return out
     klines, source = None, None
     if market == "second_market":
         klines = second_market_klines(SECOND_MARKET_SYMBOLS, MARKET_END, MARKET_DAYS, seed)
@@ -350,9 +359,12 @@ def run_evaluation(
         "simulator": (images_per_class, seed),
         "second_market": (second_market_images, second_market_seed),
     }
-    heldouts = {market: heldout_set(work_dir, market, *sizes[market], progress) for market in MARKETS}
     if training_dataset is None:
         training_dataset = model_dir.parent / str(metadata.get("dataset", {}).get("dir", ""))
+    # The baselines train on the features the held-out records will carry.
+    if (Path(training_dataset) / "manifest.json").exists():
+        rebuild_stale(training_dataset, progress, workers=min(2, os.cpu_count() or 1))
+    heldouts = {market: heldout_set(work_dir, market, *sizes[market], progress) for market in MARKETS}
     boosted, linear, dot_count = _train_baselines(load_records(training_dataset, "train"))
     serving = load_serving_module(model_dir)
     model = serving.model_fn(str(model_dir))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from training.artifact import is_complete, read_metadata
-from training.dataset import DEFAULT_SEED, build_dataset
+from training.dataset import DEFAULT_SEED, build_dataset, stale_features
 from training.round_trip_model import add_round_trip_model
 from training.train import THREADS_ENV, TrainConfig, train
 
@@ -116,11 +116,13 @@ def build_model(
     dataset_dir = model_dir.parent / f"dataset-{n}-{seed}"
     started = time.perf_counter()
     manifest_file = dataset_dir / "manifest.json"
-    cached = manifest_file.exists() and json.loads(manifest_file.read_text()).get("requested") == [n, n, seed]
+    cached = (
+        manifest_file.exists()
+        and json.loads(manifest_file.read_text()).get("requested") == [n, n, seed]
+        and not stale_features(dataset_dir)
+    )
     if not cached:
-        manifest = build_dataset(dataset_dir, n, n, seed=seed, progress=progress, workers=RENDER_WORKERS)
-        manifest["requested"] = [n, n, seed]
-        manifest_file.write_text(json.dumps(manifest, indent=2) + "\n")
+        build_dataset(dataset_dir, n, n, seed=seed, progress=progress, workers=RENDER_WORKERS)
     built = time.perf_counter()
     if work.exists():
         shutil.rmtree(work)

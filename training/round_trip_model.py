@@ -17,7 +17,7 @@ import numpy as np
 
 from scoring.round_trip import FEATURE_NAMES
 from training.artifact import digest_files, pack_model, read_metadata, write_serving_code
-from training.dataset import LABEL_INDEX, load_records
+from training.dataset import LABEL_INDEX, load_records, stale_features
 
 ROUND_TRIP_FILE = "round_trip.onnx"
 FUSION = "log_odds_mean"
@@ -54,6 +54,11 @@ def export_round_trip_model(model: Any, path: Path) -> None:
 def add_round_trip_model(model_dir: Path, dataset_dir: Path, seed: int) -> dict[str, Any]:
     """Train and export the round-trip model into a network's artifact; record it and the digest."""
     model_dir = Path(model_dir)
+    if stale_features(dataset_dir):
+        raise ValueError(
+            f"{dataset_dir} holds round-trip features of an older list than scoring.round_trip's:"
+            " build the dataset again (`python -m training dataset`)"
+        )
     train_records = load_records(dataset_dir, "train")
     val_records = load_records(dataset_dir, "val")
     model = fit_round_trip_model(train_records, seed)

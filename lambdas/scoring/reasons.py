@@ -40,7 +40,8 @@ def _positions(features: Mapping[str, float]) -> str:
 
 def symbol_reason(symbol: str, features: Mapping[str, float]) -> str:
     """One sentence about one symbol's trades, e.g. "BTC-USD: 4 round trips (all wide) inside the
-    window's 10 most volatile bars; bought at 6% of the bar's range on average, sold at 94%." """
+    window's 10 most volatile bars; bought at 6% of the bar's range on average, sold at 94%; 97%
+    of the traded value in wide round trips (value-weighted)." """
     trades = features.get("n_trades", 0.0)
     if trades < 1:
         return f"{symbol}: no trades in the window."
@@ -70,7 +71,14 @@ def symbol_reason(symbol: str, features: Mapping[str, float]) -> str:
         where = f", {_percent(in_top)} of the trades in the window's {TOP_BARS} most volatile bars"
     else:
         where = f", none in the window's {TOP_BARS} most volatile bars"
-    return f"{symbol}: {what}{where}; {_positions(features)}."
+    # wide by value-weighted positions, so small trades around a round trip do not hide it
+    value = features.get("wide_round_trip_value_fraction", 0.0)
+    moved = (
+        f"; {_percent(value)} of the traded value in wide round trips (value-weighted)"
+        if round(100 * value) >= 1
+        else ""
+    )
+    return f"{symbol}: {what}{where}; {_positions(features)}{moved}."
 
 
 def reasons(

@@ -28,14 +28,21 @@ FEATURE_NAMES = (
     "top10_trade_fraction",
     "mean_amplitude_rank",
     "window_max_amplitude",
+    # The same round trips with each fill weighted by its value (price x quantity): a thief's
+    # round trips move the money, and small trades around them (decoys) barely count.
+    "value_round_trip_spread",
+    "wide_round_trip_value_fraction",
+    "value_wide_round_trips",
 )
+WIDE_SPREAD = 0.6  # a wide round trip sold more than 60% of the bar's range above its buy
 
 
 def round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> list[float]:
     """`FEATURE_NAMES` for one symbol's chart. Position = (price - low) / (high - low) in the bar.
 
     A round-trip bar holds both a buy and a sell of the account; its spread is the mean sell
-    position minus the mean buy position (1.0: bought at the low, sold at the high).
+    position minus the mean buy position (1.0: bought at the low, sold at the high). The `value_`
+    features take the means weighted by each fill's value, and weigh each bar by its value.
     """
     index_of = {bar.open_time: i for i, bar in enumerate(bars)}
     # Kline.amplitude, from the high and low alone: the function reads no more of a kline.
@@ -44,17 +51,33 @@ def round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> lis
     rank[np.argsort(-amplitude, kind="stable")] = np.arange(len(bars)) / max(1, len(bars) - 1)
     top10 = set(np.argsort(-amplitude, kind="stable")[:10].tolist())
     per_bar: dict[int, dict[str, list[float]]] = {}
+    # per bar and side: [value, value x position]
+    value_of: dict[int, dict[str, list[float]]] = {}
+    total_value = 0.0
     for trade in trades:
         i = index_of[bar_open_time(trade.traded_at)]
         bar = bars[i]
         span = bar.high - bar.low
         position = (trade.price - bar.low) / span if span > 0 else 0.5
         per_bar.setdefault(i, {"BUY": [], "SELL": []})[trade.side].append(position)
+        value = abs(trade.price * trade.quantity)
+        total_value += value
+        sums = value_of.setdefault(i, {"BUY": [0.0, 0.0], "SELL": [0.0, 0.0]})[trade.side]
+        sums[0] += value
+        sums[1] += value * position
     buys = [p for sides in per_bar.values() for p in sides["BUY"]]
     sells = [p for sides in per_bar.values() for p in sides["SELL"]]
     spreads = [
         float(np.mean(s["SELL"]) - np.mean(s["BUY"])) for s in per_bar.values() if s["BUY"] and s["SELL"]
     ]
+    # (value-weighted spread, the bar's value) of each round-trip bar whose fills carry value
+    value_spreads = [
+        (s["SELL"][1] / s["SELL"][0] - s["BUY"][1] / s["BUY"][0], s["SELL"][0] + s["BUY"][0])
+        for s in value_of.values()
+        if s["BUY"][0] > 0 and s["SELL"][0] > 0
+    ]
+    round_trip_value = sum(v for _, v in value_spreads)
+    wide_value = sum(v for spread, v in value_spreads if spread > WIDE_SPREAD)
     n = len(trades)
     return [
         float(n),
@@ -67,10 +90,13 @@ def round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> lis
         float(np.mean(sells)) if sells else 0.5,
         float(np.mean(spreads)) if spreads else 0.0,
         float(np.min(spreads)) if spreads else 0.0,
-        float(sum(1 for s in spreads if s > 0.6)),
+        float(sum(1 for s in spreads if s > WIDE_SPREAD)),
         sum(len(s["BUY"]) + len(s["SELL"]) for i, s in per_bar.items() if i in top10) / n if n else 0.0,
         float(np.mean([rank[i] for i in per_bar])) if per_bar else 1.0,
         float(amplitude.max()) if len(amplitude) else 0.0,
+        sum(spread * v for spread, v in value_spreads) / round_trip_value if round_trip_value > 0 else 0.0,
+        wide_value / total_value if total_value > 0 else 0.0,
+        float(sum(1 for spread, _ in value_spreads if spread > WIDE_SPREAD)),
     ]
 
 

@@ -212,7 +212,8 @@ def test_show_prints_the_records_and_downloads_the_evidence(flagged, capsys, tmp
     # The reasons come right after the score; the features follow as a table, a column per symbol.
     assert re.search(
         r"\nscore .*\nreasons +BTC-USD: 1 round trip \(wide\) inside the window's 10 most volatile bars;"
-        r" bought at 7% of the bar's range on average, sold at 70%\.\n",
+        r" bought at 7% of the bar's range on average, sold at 70%;"
+        r" 84% of the traded value in wide round trips \(value-weighted\)\.\n",
         out,
     )
     assert "ETH-USD: no round trip in 1 trade" in out

@@ -80,3 +80,28 @@ def test_charts_hold_the_window_of_the_whole_market():
     for chart in charts:
         assert chart.bars == window_bars(klines[chart.symbol], chart.account.window_end)
         assert chart.trades and all(t.symbol == chart.symbol for t in chart.trades)
+
+
+def test_a_dataset_of_an_older_feature_list_is_stale_and_rebuilt_as_it_was_asked_for(dataset, tmp_path):
+    import shutil
+
+    from scoring.round_trip import FEATURE_NAMES
+    from training.dataset import rebuild_stale, stale_features
+
+    out, _ = dataset
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    assert manifest["requested"] == [30, 30, 4] and not stale_features(old)
+    assert rebuild_stale(old) is False
+    manifest["feature_names"] = list(FEATURE_NAMES[:14])  # the list before the value-weighted three
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    (old / "images.jsonl").write_text("")
+    assert stale_features(old)
+    assert rebuild_stale(old) is True and not stale_features(old)
+    assert (old / "images.jsonl").read_text() == (out / "images.jsonl").read_text()
+
+    manifest["market"] = {"source": "given", "symbols": {}}
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="cannot be rebuilt from its manifest"):
+        rebuild_stale(old)

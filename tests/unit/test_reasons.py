@@ -99,3 +99,13 @@ def test_many_symbols_end_in_one_sentence_for_the_rest():
 
 def test_no_symbols_no_reasons():
     assert reasons({}) == []
+
+
+def test_the_share_of_value_moved_in_wide_round_trips_is_said_when_there_is_one():
+    assert symbol_reason("BTC-USD", dict(THIEF, wide_round_trip_value_fraction=0.004)).endswith(
+        "sold at 94%."
+    )
+    moved = dict(THIEF, wide_round_trip_value_fraction=0.973)
+    assert symbol_reason("BTC-USD", moved).endswith(
+        "bought at 6% of the bar's range on average, sold at 94%; 97% of the traded value in wide round trips (value-weighted)."
+    )
