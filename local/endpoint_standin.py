@@ -149,7 +149,7 @@ def _handler_class(standin: StandIn) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "chartguard-endpoint-standin"
         # The headers and the body go out in two writes: with Nagle's algorithm the body would
-        # wait for the client's delayed ACK of the headers (40 ms) on a kept-alive connection.
+        # wait for the client's delayed ACK of the headers on a kept-alive connection.
         disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per call is noise

@@ -94,7 +94,7 @@ def test_a_dataset_of_an_older_feature_list_is_stale_and_rebuilt_as_it_was_asked
     manifest = json.loads((old / "manifest.json").read_text())
     assert manifest["requested"] == [30, 30, 4] and not stale_features(old)
     assert rebuild_stale(old) is False
-    manifest["feature_names"] = list(FEATURE_NAMES[:14])  # the list before the value-weighted three
+    manifest["feature_names"] = list(FEATURE_NAMES[:14])  # a 14-name list, as older datasets hold
     (old / "manifest.json").write_text(json.dumps(manifest))
     (old / "images.jsonl").write_text("")
     assert stale_features(old)
