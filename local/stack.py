@@ -277,18 +277,21 @@ class LocalStack:
 
     def set_faults(self, plan: FaultPlan) -> dict[str, Any]:
         """Change the endpoint stand-in's fault plan; returns its counters."""
-        request = urllib.request.Request(
-            f"{self.endpoint_url}/_standin/faults",
-            data=json.dumps(asdict(plan)).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return dict(json.loads(response.read()))
+        return self._standin("faults", plan)
 
     def endpoint_stats(self) -> dict[str, Any]:
         """The endpoint stand-in's counters (calls, faults and delays injected) and its plan."""
-        with urllib.request.urlopen(f"{self.endpoint_url}/_standin/stats", timeout=5) as response:
+        return self._standin("stats")
+
+    def _standin(self, path: str, plan: Optional[FaultPlan] = None) -> dict[str, Any]:
+        """GET `/_standin/<path>`, or POST the plan to it: the stand-in answers its counters."""
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/_standin/{path}",
+            data=json.dumps(asdict(plan)).encode() if plan is not None else None,
+            method="POST" if plan is not None else "GET",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
             return dict(json.loads(response.read()))
 
     def client(self, service: str) -> Any:

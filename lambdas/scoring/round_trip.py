@@ -50,34 +50,30 @@ def round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> lis
     rank = np.empty(len(bars))
     rank[np.argsort(-amplitude, kind="stable")] = np.arange(len(bars)) / max(1, len(bars) - 1)
     top10 = set(np.argsort(-amplitude, kind="stable")[:10].tolist())
-    per_bar: dict[int, dict[str, list[float]]] = {}
-    # per bar and side: [value, value x position]
-    value_of: dict[int, dict[str, list[float]]] = {}
-    total_value = 0.0
+    # per bar and side: each fill's (position, value)
+    per_bar: dict[int, dict[str, list[tuple[float, float]]]] = {}
     for trade in trades:
         i = index_of[bar_open_time(trade.traded_at)]
         bar = bars[i]
         span = bar.high - bar.low
         position = (trade.price - bar.low) / span if span > 0 else 0.5
-        per_bar.setdefault(i, {"BUY": [], "SELL": []})[trade.side].append(position)
-        value = abs(trade.price * trade.quantity)
-        total_value += value
-        sums = value_of.setdefault(i, {"BUY": [0.0, 0.0], "SELL": [0.0, 0.0]})[trade.side]
-        sums[0] += value
-        sums[1] += value * position
-    buys = [p for sides in per_bar.values() for p in sides["BUY"]]
-    sells = [p for sides in per_bar.values() for p in sides["SELL"]]
+        fill = (position, abs(trade.price * trade.quantity))
+        per_bar.setdefault(i, {"BUY": [], "SELL": []})[trade.side].append(fill)
+    buys = [p for sides in per_bar.values() for p, _ in sides["BUY"]]
+    sells = [p for sides in per_bar.values() for p, _ in sides["SELL"]]
+    round_trips = [s for s in per_bar.values() if s["BUY"] and s["SELL"]]
     spreads = [
-        float(np.mean(s["SELL"]) - np.mean(s["BUY"])) for s in per_bar.values() if s["BUY"] and s["SELL"]
+        float(np.mean([p for p, _ in s["SELL"]]) - np.mean([p for p, _ in s["BUY"]])) for s in round_trips
     ]
     # (value-weighted spread, the bar's value) of each round-trip bar whose fills carry value
     value_spreads = [
-        (s["SELL"][1] / s["SELL"][0] - s["BUY"][1] / s["BUY"][0], s["SELL"][0] + s["BUY"][0])
-        for s in value_of.values()
-        if s["BUY"][0] > 0 and s["SELL"][0] > 0
+        (_value_mean(s["SELL"]) - _value_mean(s["BUY"]), _value(s["SELL"]) + _value(s["BUY"]))
+        for s in round_trips
+        if _value(s["BUY"]) > 0 and _value(s["SELL"]) > 0
     ]
     round_trip_value = sum(v for _, v in value_spreads)
     wide_value = sum(v for spread, v in value_spreads if spread > WIDE_SPREAD)
+    total_value = sum(abs(t.price * t.quantity) for t in trades)
     n = len(trades)
     return [
         float(n),
@@ -98,6 +94,15 @@ def round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> lis
         wide_value / total_value if total_value > 0 else 0.0,
         float(sum(1 for spread, _ in value_spreads if spread > WIDE_SPREAD)),
     ]
+
+
+def _value(fills: Sequence[tuple[float, float]]) -> float:
+    return sum(v for _, v in fills)
+
+
+def _value_mean(fills: Sequence[tuple[float, float]]) -> float:
+    """The fills' mean position, each weighted by its value."""
+    return sum(v * p for p, v in fills) / _value(fills)
 
 
 def named_round_trip_features(bars: Sequence[BarLike], trades: Sequence[Trade]) -> dict[str, float]:
